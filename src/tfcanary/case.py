@@ -176,6 +176,8 @@ class Case:
 
     def describe(self) -> Dict[str, Any]:
         """The case's metadata, as written into results files."""
+        from .corpus import display_path
+
         return {
             "id": self.id,
             "family": self.family,
@@ -184,7 +186,7 @@ class Case:
             "claim": None if self.claim is None else self.claim.to_dict(),
             "tags": list(self.tags),
             "doc": self.doc,
-            "file": self.file,
+            "file": display_path(self.file),
             "line": self.line,
             "variants": [v for v in VARIANTS if v in self.variants],
         }

@@ -63,6 +63,16 @@ class Corpus:
         return Corpus([c for c in self.cases if keep(c)], list(self.errors))
 
 
+def display_path(path: str) -> str:
+    """``path`` relative to the working directory when inside it: results stay
+    comparable across machines and checkouts."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel.replace(os.sep, "/")
+
+
 def _module_files(paths: Iterable[os.PathLike]) -> List[Path]:
     files: List[Path] = []
     for p in map(Path, paths):
@@ -110,11 +120,11 @@ def load(paths: Iterable[os.PathLike]) -> Corpus:
         try:
             _import_file(file, index)
         except _case.CaseDefinitionError as exc:
-            errors.append(CorpusError(exc.file, exc.line, exc.message))
+            errors.append(CorpusError(display_path(exc.file), exc.line, exc.message))
             collected = []
         except (Exception, SystemExit) as exc:
             errors.append(CorpusError(
-                str(file), _error_line(exc, file),
+                display_path(str(file)), _error_line(exc, file),
                 f"case module failed to import: {type(exc).__name__}: {exc}"))
             collected = []
         finally:
@@ -122,7 +132,7 @@ def load(paths: Iterable[os.PathLike]) -> Corpus:
         for c in collected:
             problem = _check(c, seen.get(c.id))
             if problem:
-                errors.append(CorpusError(c.file, c.line, problem))
+                errors.append(CorpusError(display_path(c.file), c.line, problem))
                 continue
             seen[c.id] = c
             cases.append(c)
@@ -132,7 +142,7 @@ def load(paths: Iterable[os.PathLike]) -> Corpus:
 def _check(c: _case.Case, earlier: Optional[_case.Case]) -> Optional[str]:
     if earlier is not None:
         return (f"duplicate case id {c.id!r}: already declared at "
-                f"{earlier.file}:{earlier.line}")
+                f"{display_path(earlier.file)}:{earlier.line}")
     if "broken" not in c.variants:
         return f"case {c.id!r} has no broken variant: decorate a function with @<case>.broken"
     return None

@@ -1,0 +1,347 @@
+"""The probe's worker: imports TensorFlow once and runs planned items in order.
+
+Started by :mod:`tfcanary._probe` with one environment's interpreter, by path.
+For each item (case, variant, mode) of the plan from ``--start`` on, it appends
+a ``start`` event and then an ``outcome`` event (JSON lines) to ``--stream``; the
+supervisor reads them, so an item that crashes or hangs the worker is known by
+its ``start`` without an ``outcome``.  TensorFlow's log output goes to the
+worker's stdout/stderr, which the supervisor sends to a log file, never into
+the stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+
+def _bootstrap() -> None:
+    src = str(Path(__file__).resolve().parent.parent)
+    if src not in sys.path:
+        sys.path.insert(0, src)
+
+
+_bootstrap()
+
+from tfcanary import case as _case  # noqa: E402
+from tfcanary import corpus as _corpus  # noqa: E402
+from tfcanary import fingerprint as _fp  # noqa: E402
+
+
+class OutputMismatch(AssertionError):
+    """``saved``: the reloaded model computes something else than the original."""
+
+
+OutputMismatch.__module__ = "tfcanary"
+
+
+class CaseReturnError(TypeError):
+    """A case's variant returned the wrong type: a corpus error, not an observation."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        super().__init__(f"{file}:{line}: {message}")
+        self.file, self.line, self.message = file, line, message
+
+
+CaseReturnError.__module__ = "tfcanary"
+
+
+class NotApplicable(Exception):
+    """Raised by a mode that does not apply; becomes a ``skip`` outcome."""
+
+
+def exc_type_name(exc: BaseException) -> str:
+    t = type(exc)
+    module = t.__module__
+    return t.__qualname__ if module == "builtins" else f"{module}.{t.__qualname__}"
+
+
+def user_frame(exc: BaseException, case_file: str) -> Optional[str]:
+    """The innermost frame of the traceback inside the case's file: where user code failed."""
+    found = None
+    case_file = os.path.realpath(case_file)
+    tb = exc.__traceback__
+    frames = traceback.extract_tb(tb)
+    for fr in frames:
+        if os.path.realpath(fr.filename) == case_file:
+            found = f"{os.path.basename(fr.filename)}:{fr.lineno} in {fr.name}"
+    return found
+
+
+# ---------------------------------------------------------------- the modes
+
+class Driver:
+    """Runs one (case, variant, mode) with real TensorFlow."""
+
+    def __init__(self, tf: Any, keras: Any, np: Any, workdir: str) -> None:
+        self.tf, self.keras, self.np, self.workdir = tf, keras, np, workdir
+
+    def fresh(self) -> None:
+        self.keras.backend.clear_session()
+        self.tf.random.set_seed(0)
+        self.np.random.seed(0)
+
+    def build(self, case: _case.Case, variant: str) -> _case.Built:
+        built = case.variants[variant](self.tf, self.keras)
+        if not isinstance(built, _case.Built):
+            file, line = case.variant_location(variant)
+            raise CaseReturnError(
+                _corpus.display_path(file), line, f"layer case {case.id!r} variant {variant!r} returned "
+                f"{type(built).__name__}; expected tfcanary.case.Built(layer, x=...)")
+        return built
+
+    def run(self, case: _case.Case, variant: str, mode: str) -> None:
+        self.fresh()
+        if case.kind == "script":
+            result = case.variants[variant](self.tf, self.keras)
+            if result is not None:
+                file, line = case.variant_location(variant)
+                raise CaseReturnError(
+                    _corpus.display_path(file), line, f"script case {case.id!r} variant {variant!r} returned "
+                    f"{type(result).__name__}; a script case returns None and fails by raising")
+            return
+        built = self.build(case, variant)
+        if mode in built.skip:
+            raise NotApplicable(built.skip[mode])
+        getattr(self, "mode_" + mode.replace("-", "_"))(built)
+
+    # -- helpers
+    def _input(self, built: _case.Built) -> Any:
+        if built.numpy_input:
+            return built.x
+        return self.tf.nest.map_structure(self.tf.constant, built.x)
+
+    def _materialize(self, out: Any) -> Any:
+        return self.tf.nest.map_structure(lambda t: self.np.asarray(t), out)
+
+    def _model(self, built: _case.Built) -> Any:
+        layer = built.layer
+        if isinstance(layer, self.keras.Model):
+            return layer
+        return self.keras.Sequential([layer])
+
+    # -- modes
+    def mode_eager(self, built: _case.Built) -> None:
+        self._materialize(built.layer(self._input(built)))
+
+    def _traced(self, built: _case.Built, **kw: Any) -> None:
+        layer = built.layer
+        fn = self.tf.function(lambda t: layer(t), **kw)
+        self._materialize(fn(self._input(built)))
+
+    def mode_graph(self, built: _case.Built) -> None:
+        self._traced(built)
+
+    def mode_graph_noautograph(self, built: _case.Built) -> None:
+        self._traced(built, autograph=False)
+
+    def mode_xla(self, built: _case.Built) -> None:
+        self._traced(built, jit_compile=True)
+
+    def mode_symbolic(self, built: _case.Built) -> None:
+        x = built.x
+        inp = self.keras.Input(shape=tuple(x.shape[1:]), dtype=str(x.dtype))
+        out = built.layer(inp)
+        model = self.keras.Model(inp, out)
+        self._materialize(model(self._input(built)))
+
+    def mode_fit(self, built: _case.Built) -> None:
+        model = self._model(built)
+        x = self._input(built)
+        y = built.y
+        if y is None:
+            y = self.tf.nest.map_structure(self.np.zeros_like, self._materialize(model(x)))
+        if not model.trainable_weights:
+            raise NotApplicable("the layer has no trainable weights: nothing to fit")
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(built.x, y, epochs=1, batch_size=len(built.x), verbose=0)
+
+    def mode_saved(self, built: _case.Built) -> None:
+        model = self._model(built)
+        x = self._input(built)
+        before = self._materialize(model(x))
+        custom = self._custom_objects(model)
+        custom.update(built.custom_objects or {})
+        path = os.path.join(self.workdir, "model.keras")
+        if os.path.exists(path):
+            os.unlink(path)
+        model.save(path)
+        loaded = self.keras.models.load_model(path, custom_objects=custom, compile=False)
+        after = self._materialize(loaded(x))
+        self._compare(before, after, exact=built.deterministic)
+
+    def _custom_objects(self, model: Any) -> Dict[str, Any]:
+        seen: Dict[str, Any] = {}
+        stack = [model]
+        while stack:
+            layer = stack.pop()
+            cls = type(layer)
+            if not cls.__module__.startswith(("keras", "tf_keras", "tensorflow")):
+                seen[cls.__name__] = cls
+            flatten = getattr(layer, "_flatten_layers", None)
+            if flatten is not None:
+                stack.extend(l for l in flatten(include_self=False, recursive=False))
+        return seen
+
+    def _compare(self, before: Any, after: Any, exact: bool) -> None:
+        np = self.np
+        a = self.tf.nest.flatten(before)
+        b = self.tf.nest.flatten(after)
+        if len(a) != len(b):
+            raise OutputMismatch(f"reloaded model returns {len(b)} outputs; the original {len(a)}")
+        for i, (u, v) in enumerate(zip(a, b)):
+            if u.shape != v.shape:
+                raise OutputMismatch(f"output {i}: reloaded shape {v.shape}, original {u.shape}")
+            if exact and not np.allclose(u, v, rtol=1e-5, atol=1e-6):
+                diff = float(np.max(np.abs(u.astype("float64") - v.astype("float64"))))
+                raise OutputMismatch(f"output {i}: reloaded values differ (max abs diff {diff:.3g})")
+
+
+# ---------------------------------------------------------------- metadata
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def collect_metadata(tf: Any, keras: Any, np: Any) -> Dict[str, Any]:
+    from importlib import metadata as im
+
+    freeze = sorted(
+        f"{d.metadata['Name']}=={d.version}" for d in im.distributions() if d.metadata["Name"])
+    devices = []
+    for d in tf.config.list_physical_devices():
+        entry = {"name": d.name, "type": d.device_type}
+        if d.device_type == "GPU":
+            try:
+                entry["description"] = tf.config.experimental.get_device_details(d).get("device_name")
+            except Exception:  # details are best effort; the device itself is recorded
+                pass
+        devices.append(entry)
+    keras_module = getattr(keras, "__name__", "") or ""
+    keras_version = getattr(keras, "__version__", None)
+    if not keras_version:  # tf.keras of TF <= 2.15 has no __version__
+        dist = "tf-keras" if keras_module.startswith("tf_keras") else "keras"
+        try:
+            keras_version = im.version(dist)
+        except im.PackageNotFoundError:
+            keras_version = None
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "tensorflow": tf.__version__,
+        "keras": keras_version,
+        "keras_module": keras_module,
+        "numpy": np.__version__,
+        "pip_freeze": freeze,
+        "devices": devices,
+        "cpu": _cpu(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "tf_use_legacy_keras": os.environ.get("TF_USE_LEGACY_KERAS"),
+        "normalizer_version": _fp.NORMALIZER_VERSION,
+    }
+
+
+# ---------------------------------------------------------------- main loop
+
+def _emit(stream: Any, event: Dict[str, Any]) -> None:
+    stream.write(json.dumps(event) + "\n")
+    stream.flush()
+
+
+def run_item(driver: Driver, case: _case.Case, variant: str, mode: str) -> Dict[str, Any]:
+    t0 = time.perf_counter()
+    rec: Dict[str, Any] = {"case": case.id, "variant": variant, "mode": mode}
+    gc_was = gc.isenabled()
+    try:
+        driver.run(case, variant, mode)
+        rec["status"] = "ok"
+    except NotApplicable as exc:
+        rec.update(status="skip", reason=str(exc))
+    except CaseReturnError as exc:
+        rec.update(status="skip", reason=f"corpus error: {exc}",
+                   corpus_error={"file": exc.file, "line": exc.line, "message": exc.message})
+    except (Exception, SystemExit) as exc:  # every failure of user code is data
+        name = exc_type_name(exc)
+        message = str(exc)
+        normalized = _fp.normalize(message)
+        rec.update(status="error", exc_type=name, message=message, normalized=normalized,
+                   fingerprint=_fp.fingerprint(name, normalized),
+                   frame=user_frame(exc, case.file))
+    finally:
+        if gc_was and not gc.isenabled():
+            gc.enable()
+    rec["duration_s"] = round(time.perf_counter() - t0, 4)
+    return rec
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--plan", required=True, help="JSON: {cases: [paths], items: [[case, variant, mode]]}")
+    ap.add_argument("--stream", required=True, help="JSON-lines file to append events to")
+    ap.add_argument("--start", type=int, default=0, help="index of the first item to run")
+    args = ap.parse_args(argv)
+
+    with open(args.plan, encoding="utf-8") as f:
+        plan = json.load(f)
+    stream = open(args.stream, "a", encoding="utf-8")
+
+    t0 = time.perf_counter()
+    import numpy as np
+    import tensorflow as tf
+
+    keras = tf.keras
+    import_s = time.perf_counter() - t0
+    try:
+        tf.get_logger().setLevel("ERROR")
+        import absl.logging  # type: ignore
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except Exception:  # quieter logs are a nicety, not a requirement
+        pass
+    corpus = _corpus.load(plan["cases"])
+    by_id = {c.id: c for c in corpus.cases}
+    if args.start == 0:
+        _emit(stream, {"event": "meta", "import_s": round(import_s, 3),
+                       "metadata": collect_metadata(tf, keras, np)})
+    workdir = tempfile.mkdtemp(prefix="tfcanary-worker-")
+    driver = Driver(tf, keras, np, workdir)
+    items = plan["items"]
+    for i in range(args.start, len(items)):
+        case_id, variant, mode = items[i]
+        _emit(stream, {"event": "start", "i": i})
+        case = by_id.get(case_id)
+        if case is None:
+            rec = {"case": case_id, "variant": variant, "mode": mode, "status": "skip",
+                   "reason": "case did not load in this environment (see corpus errors)",
+                   "duration_s": 0.0}
+        else:
+            rec = run_item(driver, case, variant, mode)
+        _emit(stream, {"event": "outcome", "i": i, "outcome": rec})
+    _emit(stream, {"event": "done"})
+    stream.close()
+    import shutil
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

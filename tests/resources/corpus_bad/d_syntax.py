@@ -1,0 +1,4 @@
+from tfcanary.case import script_case
+
+def broken(:
+    pass

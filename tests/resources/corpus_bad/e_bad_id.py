@@ -1,0 +1,3 @@
+from tfcanary.case import script_case
+
+bad = script_case("Bad Id", family="misc")
