@@ -73,8 +73,9 @@ bool_no_autograph = layer_case(
     tags=("autograph", "python-bool", "tf.where"),
     doc="""
     A layer whose `call` is marked `tf.autograph.experimental.do_not_convert`
-    uses a Python `if` on a tensor, so any traced graph sees a symbolic tensor
-    used as a Python bool.  Fix: compute both results and pick with `tf.where`.
+    (the decorator hides the signature, so `call` takes `training`) uses a
+    Python `if` on a tensor, so any traced graph sees a symbolic tensor used as
+    a Python bool.  Fix: compute both results and pick with `tf.where`.
     """,
 )
 
@@ -83,7 +84,7 @@ bool_no_autograph = layer_case(
 def _(tf, keras):
     class ClipIfNegative(keras.layers.Layer):
         @tf.autograph.experimental.do_not_convert
-        def call(self, inputs):
+        def call(self, inputs, training=None):
             if tf.reduce_any(inputs < 0):
                 return tf.maximum(inputs, 0.0)
             return inputs
@@ -95,7 +96,7 @@ def _(tf, keras):
 def _(tf, keras):
     class ClipIfNegative(keras.layers.Layer):
         @tf.autograph.experimental.do_not_convert
-        def call(self, inputs):
+        def call(self, inputs, training=None):
             any_negative = tf.reduce_any(inputs < 0)
             return tf.where(any_negative, tf.maximum(inputs, 0.0), inputs)
 

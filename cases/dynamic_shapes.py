@@ -26,7 +26,8 @@ dynamic_split = layer_case(
     doc="""
     A layer splits its input into `num_splits` pieces along axis 0, the batch
     axis, whose size is unknown at build time; the batch here (5) is not
-    divisible by 2.  Fix: split along a static feature axis that divides evenly
+    divisible by 2.  The pieces are stacked so that the layer has one output
+    (a Sequential model needs that; the source returns the list).  Fix: split along a static feature axis that divides evenly
     (the source's fix keeps the default `axis=0`, which changes nothing).
     """,
 )
@@ -41,7 +42,7 @@ def _(tf, keras):
 
         def call(self, inputs):
             split_size = tf.shape(inputs)[0] // self.num_splits  # noqa: F841 (as in the source)
-            return tf.split(inputs, self.num_splits, axis=0)
+            return tf.stack(tf.split(inputs, self.num_splits, axis=0), axis=1)
 
     return Built(DynamicSplitLayer(2), x=np.arange(30, dtype="float32").reshape(5, 6))
 
@@ -55,7 +56,7 @@ def _(tf, keras):
             self.axis = axis
 
         def call(self, inputs):
-            return tf.split(inputs, self.num_splits, axis=self.axis)
+            return tf.stack(tf.split(inputs, self.num_splits, axis=self.axis), axis=1)
 
         def get_config(self):
             return {**super().get_config(), "num_splits": self.num_splits, "axis": self.axis}

@@ -22,8 +22,8 @@ spec_from_output = script_case(
     doc="""
     A TensorSpec is built from `model.output` of a Sequential model whose Input
     is variable-length (`shape=(None,)`) and feeds a Dense layer, as in the
-    source.  Fix: give the Input a defined last axis; a spec with a None batch
-    dimension is valid.
+    source.  Fix: a functional model whose Input has a defined last axis; a spec
+    with a None batch dimension is valid.
     """,
 )
 
@@ -40,10 +40,8 @@ def _(tf, keras):
 
 @spec_from_output.fixed
 def _(tf, keras):
-    model = keras.Sequential([
-        keras.layers.Input(shape=(8,)),
-        keras.layers.Dense(units=10),
-    ])
+    inputs = keras.Input(shape=(8,))
+    model = keras.Model(inputs, keras.layers.Dense(units=10)(inputs))
     keras_tensor = model.output
     spec = tf.TensorSpec(shape=keras_tensor.shape, dtype=keras_tensor.dtype)
     assert spec.is_compatible_with(tf.zeros((3, 10))), spec
@@ -58,17 +56,16 @@ spec_as_list = script_case(
     doc="""
     A TensorSpec is built from `[None] + model.output.shape.as_list()[1:]`; the
     source wraps it in `except ValueError` and calls it flawed.  Keras 3 shapes
-    are tuples with no `as_list()`.  Fix: `[None] + list(shape)[1:]`.
+    are tuples with no `as_list()`.  A functional model stands in for the
+    source's Sequential (see sequential-model-output).  Fix: `[None] + list(shape)[1:]`.
     """,
 )
 
 
 def _flatten_dense_model(keras):
-    return keras.Sequential([
-        keras.layers.Input(shape=(28, 28)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(units=10),
-    ])
+    inputs = keras.Input(shape=(28, 28))
+    outputs = keras.layers.Dense(units=10)(keras.layers.Flatten()(inputs))
+    return keras.Model(inputs, outputs)
 
 
 @spec_as_list.broken
@@ -84,6 +81,38 @@ def _(tf, keras):
     inferred_shape = [None] + list(keras_tensor.shape)[1:]
     spec = tf.TensorSpec(shape=inferred_shape, dtype=keras_tensor.dtype)
     assert spec.shape.as_list() == [None, 10], spec
+
+
+seq_output = script_case(
+    "sequential-model-output",
+    family="typespec",
+    source=SEED_TYPESPEC_KERAS_TENSOR,
+    claim=Claim(None, where="keras_tensor = model.output"),
+    tags=("model.output", "Sequential", "keras3"),
+    doc="""
+    The source reads `model.output` of a Sequential model that starts with an
+    `Input` layer but has never been called, to build a TensorSpec from it.
+    Fix: build the model with the functional API, whose `output` always exists.
+    """,
+)
+
+
+@seq_output.broken
+def _(tf, keras):
+    model = keras.Sequential([
+        keras.layers.Input(shape=(28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(units=10),
+    ])
+    keras_tensor = model.output
+    tf.TensorSpec(shape=keras_tensor.shape, dtype=keras_tensor.dtype)
+
+
+@seq_output.fixed
+def _(tf, keras):
+    keras_tensor = _flatten_dense_model(keras).output
+    spec = tf.TensorSpec(shape=keras_tensor.shape, dtype=keras_tensor.dtype)
+    assert spec.is_compatible_with(tf.zeros((3, 10))), spec
 
 
 signature = script_case(

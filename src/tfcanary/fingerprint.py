@@ -4,44 +4,150 @@ Two runs of the same failure should give the same fingerprint, on any machine;
 two different failures should not.  :func:`normalize` strips what changes from
 run to run but means nothing (memory addresses, absolute paths, auto-numbered
 layer and tensor names, ANSI colour codes, ``{{function_node ...}}`` graph
-node names) and keeps what carries meaning (shapes, dtypes, numbers).
+node names, traceback line numbers, randomly initialised weight values) and
+keeps what carries meaning (shapes, dtypes, numbers in the text, op types,
+file names, exception wording).
 
 The rules are versioned: results record ``NORMALIZER_VERSION``; the raw message
-is always kept, so fingerprints can be recomputed when the rules change.
+is always kept, so fingerprints can be recomputed when the rules change.  Any
+change to :data:`_RULES` that changes the output for some message must bump
+``NORMALIZER_VERSION``.
 
-Standard library only: the probe runs this inside each TensorFlow environment.
+The rules were checked against real messages from TF 2.15/Keras 2.15,
+TF 2.16/Keras 3.0 and TF 2.21/Keras 3.15 (``tests/resources/messages``).
+
+Standard library only, Python 3.9+: the probe runs this inside each
+TensorFlow environment.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import List, Pattern, Tuple
+from typing import Callable, List, Tuple, Union
 
 NORMALIZER_VERSION = 1
 
-_RULES: List[Tuple[Pattern[str], str]] = [
-    # ANSI escape sequences (Keras 3 colours some messages).
-    (re.compile(r"\x1b\[[0-9;]*[A-Za-z]"), ""),
-    # Graph function node names: {{function_node __inference_f_123}}.
+_Repl = Union[str, Callable[[re.Match[str]], str]]
+
+# Characters that may not come right before an absolute path.  A path must
+# start a "word": this keeps relative graph names (``dense_4/kernel``,
+# ``Reshape/shape``), URLs (``https://github.com/...``), device strings
+# (``/job:localhost/replica:0``) and already-replaced ``<site-packages>/...``
+# out of the path rules.
+_NOT_BEFORE_PATH = r"(?<![\w.:/\\<>~-])"
+_SEG = r"[\w.+@~-]+"  # one path component (no spaces, colons or quotes)
+
+
+def _path_repl(m: re.Match[str]) -> str:
+    # Keep the file name when it looks like one (``collect.py``,
+    # ``model.weights.h5``): it tells which file failed and does not depend on
+    # where the environment lives.  Directories become a bare ``<path>``.
+    last = m.group("last")
+    if "." in last.strip("."):
+        return "<path>/" + last
+    return "<path>"
+
+
+# Digit runs after an underscore on identifier-like tokens that are NOT auto
+# numbering: CUDA architectures (sm_80, compute_90).
+_KEEP_NUMBERED = re.compile(r"(?:sm|compute)_\d+")
+_NUMBER_SUFFIX = re.compile(r"(?<=[A-Za-z0-9])_\d+(?=_|$)")
+
+
+def _strip_auto_numbers(m: re.Match[str]) -> str:
+    token = m.group(0)
+    if _KEEP_NUMBERED.fullmatch(token):
+        return token
+    # "cuda_12.3"-style versions: the digits continue after a dot.
+    following = m.string[m.end() : m.end() + 2]
+    if len(following) == 2 and following[0] == "." and following[1].isdigit():
+        return token
+    return _NUMBER_SUFFIX.sub("", token)
+
+
+# Ordered: each rule sees the output of the ones above it.
+_RULES: List[Tuple[re.Pattern[str], _Repl]] = [
+    # 1. Line endings: the same message captured on Windows.
+    (re.compile(r"\r\n?"), "\n"),
+    # 2. ANSI escape sequences.  Keras 3 wraps the inner message of
+    #    "Exception encountered when calling X.call()" in \x1b[1m ... \x1b[0m;
+    #    whether it does depends on the terminal, not on the error.
+    (re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]"), ""),
+    # 3. Values of tf.Variable reprs.  Keras 3 embeds the whole variable
+    #    (``<tf.Variable 'conv2d/kernel:0' shape=(3, 3, 3, 2) dtype=float32,
+    #    numpy=array([[...random init...]])>``) in some errors; the values are
+    #    random per run.  Name, shape and dtype stay.
+    (re.compile(r"(<tf\.Variable\b[^>]*?),\s*numpy=[^>]*>"), r"\1>"),
+    # 4. Eager/graph function node names.  They carry unique ids, op attributes
+    #    and the device (``{{function_node __wrapped__Split_num_split_2_device_
+    #    /job:localhost/replica:0/task:0/device:CPU:0}}``) - the last one differs
+    #    between a CPU and a GPU machine for the same error.
     (re.compile(r"\{\{function_node [^}]*\}\}"), "{{function_node}}"),
+    # 5. Graph node names (``[[{{node model/dense_1/MatMul}}]]``): scoped by
+    #    the enclosing model/function names, which depend on what ran before.
+    #    The op type is still in the rest of the message.
     (re.compile(r"\{\{node [^}]*\}\}"), "{{node}}"),
-    # Traced function names carry a unique id: __inference_call_1234.
-    (re.compile(r"\b(__inference|__forward|__backward)_([A-Za-z_]\w*?)_\d+\b"), r"\1_\2_N"),
-    # Memory addresses.
-    (re.compile(r"\b0x[0-9a-fA-F]{4,}\b"), "0x?"),
-    # Absolute paths (POSIX and Windows), keeping the file name.
-    (re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.+@~-]+)+[\\/]([\w.+-]+\.\w+)"), r"<path>/\1"),
-    (re.compile(r"(?:/tmp|/var|/private)[\w./-]*"), "<tmp>"),
-    # Auto-numbered names: dense_7, input_11, keras_tensor_36, tf.__operators__.add_3,
-    # "conditional_layer_2". A trailing _<digits> on an identifier.
-    (re.compile(r"\b([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z][A-Za-z0-9]*)*)_\d+\b"), r"\1_N"),
-    # Tensor names in graphs: "Placeholder:0", "dense/MatMul:0" keep output index only.
-    # Timings and PIDs that some messages embed.
-    (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|us|µs)\b"), "<time>"),
-    # Runs of whitespace.
+    # 6. Memory addresses in object reprs (``<function f.<locals>.<lambda> at
+    #    0x7fc331ae84a0>``, ``<__main__.Foo object at 0x...>``).  Six or more
+    #    hex digits, so a short literal like 0xff (a value) stays.
+    (re.compile(r"\b0x[0-9a-fA-F]{6,}\b"), "0x?"),
+    # 7. Line numbers in traceback frames embedded in messages (autograph's
+    #    "in user code:" and "Detected at node ... defined at").  Library line
+    #    numbers change between patch releases (training.py line 1401 in one
+    #    Keras, another in the next) and user line numbers change with edits;
+    #    neither changes what the error is.  File and function names stay.
+    # TensorFlow embeds the Python stack where a graph node was defined
+    # ("Detected at node X defined at (most recent call last):" then File lines).
+    # Those frames belong to whoever called the model (the probe, Keras's own
+    # train_function vs multi_step_on_iterator), not to the error: keep the
+    # node, drop the frames.
+    (re.compile(r"(defined at \(most recent call last\):)\n(?:[ \t]*File \"[^\n]*\n(?:[ \t]*\n|[ \t]{4,}[^\n]*\n)*)+"),
+     r"\1\n"),
+    (re.compile(r'(File "[^"\n]*", line )\d+'), r"\1N"),
+    # 8. Installed-package paths: keep the import path below site-packages
+    #    (``keras/src/engine/training.py`` says which module failed and is the
+    #    same on every machine); drop the environment prefix, which also holds
+    #    the Python version (``/tmp/exp/tf221/lib/python3.11/site-packages/``).
+    (
+        re.compile(
+            _NOT_BEFORE_PATH
+            + r"(?:[A-Za-z]:)?[\\/](?:" + _SEG + r"[\\/])*?(?:site|dist)-packages[\\/]"
+        ),
+        "<site-packages>/",
+    ),
+    # 9. Any other absolute path of two or more components (POSIX or Windows):
+    #    user scripts, temporary directories (``/tmp/tmpk2j3/model.keras``),
+    #    home directories.  Keeps the file name, see _path_repl.  A single
+    #    component (``/tmp``) is left alone: it does not vary between runs.
+    (
+        re.compile(
+            _NOT_BEFORE_PATH
+            + r"(?:[A-Za-z]:)?[\\/](?:" + _SEG + r"[\\/])+(?P<last>" + _SEG + r")"
+        ),
+        _path_repl,
+    ),
+    # 10. Auto-numbered names: Keras uniquifies names per process (dense,
+    #     dense_1, dense_7; input_11; keras_tensor_36; conditional_layer_2;
+    #     tf.__operators__.add_3; input_layer_10; sequential_2_1/dense_8_1),
+    #     TF uniquifies graph names (Placeholder_1, assert_equal_1) and traced
+    #     functions (__inference_train_function_816).  Dropping every
+    #     "_<digits>" group after a letter or digit inside an identifier maps
+    #     the first name (``dense``) and later ones (``dense_1``) to the same
+    #     text.  Not touched: numbers that are not glued to an identifier by an
+    #     underscore (shapes, "value 5", float32, int8, conv2d, ``:0`` output
+    #     indices), tokens that start with a digit (1_000), CUDA architectures
+    #     (sm_80) and versions (cuda_12.3).  Cost: two explicitly named layers
+    #     "block_1"/"block_2" read the same; the raw message keeps them.
+    (re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*"), _strip_auto_numbers),
+    # (The draft also replaced "<n> ms" with <time>: dropped.  No real message
+    # needed it, and a duration in an error is usually a configured timeout,
+    # which is meaningful.)
+    # 11. Whitespace: indentation and blank lines vary with how the message
+    #     was assembled, not with the error.
     (re.compile(r"[ \t]+"), " "),
-    (re.compile(r"\n\s*\n+"), "\n"),
+    (re.compile(r" ?\n ?"), "\n"),
+    (re.compile(r"\n{2,}"), "\n"),
 ]
 
 

@@ -1,0 +1,111 @@
+"""tfcanary's sessions: one per environment of the matrix, plus summary and tests.
+
+    nox                      # default matrix: probe each environment, then the summary
+    nox -t full              # every TF minor 2.12-2.21, as released and latest, and nightly
+    nox -s tf2.15 tf2.21     # chosen environments
+    nox -s tests             # the test suite
+    nox -l                   # list every session
+
+Options after ``--`` reach every selected session:
+    gpu                      install the CUDA build (tensorflow[and-cuda]) instead of tensorflow-cpu
+    --results-dir DIR        where results files go (default: results/)
+    --select PATTERN         only cases whose id, family or tag matches (repeatable)
+    --timeout SECONDS        per (case, variant, mode) before it is recorded as a timeout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from tfcanary import envs, matrix, results  # noqa: E402
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = False
+nox.options.sessions = [e.label for e in matrix.default()] + ["summary"]
+
+PROBE = ROOT / "src" / "tfcanary" / "_probe.py"
+PINS = ROOT / "nightly-pins.txt"
+
+
+def _options(posargs: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="nox -s <env> --", add_help=False)
+    ap.add_argument("words", nargs="*")
+    ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--select", action="append", default=[])
+    ap.add_argument("--timeout", type=float, default=120.0)
+    opts, _unknown = ap.parse_known_args(posargs)
+    unknown_words = set(opts.words) - {"gpu"}
+    if unknown_words:
+        raise SystemExit(f"Expected options like 'gpu' or '--select ID'. Received: {sorted(unknown_words)}")
+    opts.gpu = "gpu" in opts.words
+    opts.results_dir = (ROOT / opts.results_dir).resolve()
+    return opts
+
+
+def _probe_env(session: nox.Session, entry: matrix.Entry) -> None:
+    opts = _options(session.posargs)
+    out = opts.results_dir / f"{entry.label}.json"
+    pins = matrix.read_pins(PINS) if entry.tf == "nightly" else None
+    venv = Path(session.virtualenv.location)
+    session.log(f"installing {' '.join(entry.requirements(gpu=opts.gpu, pins=pins))}"
+                + (f" as of {entry.exclude_newer}" if entry.exclude_newer else ""))
+    inst = envs.install(entry, venv, gpu=opts.gpu, pins=pins,
+                        upgrade=entry.tf == "nightly" and not pins)
+    session.log(("reused the installed environment" if inst.reused else "installed")
+                + f" in {inst.seconds:.1f} s")
+    if not inst.ok:
+        results.write(out, {
+            "label": entry.label, "status": "install-failed", "env": entry.to_dict(),
+            "install": inst.to_dict(), "message": inst.message,
+            "metadata": {"python": entry.python, "platform": platform.platform(),
+                         "released": entry.released},
+            "cases": [], "corpus_errors": [], "outcomes": [],
+        })
+        session.error(f"{entry.label}: install failed, recorded in {out}:\n{inst.message[-2000:]}")
+    args = [str(PROBE), "--cases", str(ROOT / "cases"), "--label", entry.label,
+            "--out", str(out), "--env-json", json.dumps(entry.to_dict()),
+            "--install-json", json.dumps(inst.to_dict()), "--timeout", str(opts.timeout)]
+    for pattern in opts.select:
+        args += ["--select", pattern]
+    session.run("python", *args, env=dict(entry.env))
+
+
+def _make_env_session(entry: matrix.Entry) -> None:
+    tags = ["full"] + (["default"] if entry.default else []) + [entry.flavour]
+
+    def session_fn(session: nox.Session) -> None:
+        _probe_env(session, entry)
+
+    session_fn.__doc__ = f"Probe the corpus in {entry.label}: {entry.note}."
+    nox.session(python=entry.python, name=entry.label, tags=tags,
+                download_python="never", default=entry.default)(session_fn)
+
+
+for _entry in matrix.full():
+    _make_env_session(_entry)
+
+
+@nox.session(tags=["full", "default"], venv_backend="uv")
+def summary(session: nox.Session) -> None:
+    """Count outcomes per environment (ok / error / crash / timeout / skip); write results/summary.txt."""
+    opts = _options(session.posargs)
+    session.install("-e", str(ROOT))
+    session.run("python", "-m", "tfcanary", "summary", str(opts.results_dir),
+                "--write", str(opts.results_dir / "summary.txt"))
+
+
+@nox.session(venv_backend="uv", default=False)
+def tests(session: nox.Session) -> None:
+    """Run the test suite, end-to-end tests on real TensorFlow included (pass -m 'not e2e' to skip them)."""
+    session.install("-e", f"{ROOT}[test]")
+    session.run("pytest", *session.posargs)

@@ -1,0 +1,98 @@
+"""Command line: ``python -m tfcanary <command>``.
+
+Thin glue: parse arguments, call a plain function, print.  A :class:`UserError`
+or an unreadable results file is printed without a traceback, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from .errors import UserError
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from . import matrix, summary
+
+    if not any(Path(p).exists() for p in args.paths):
+        raise UserError(f"Expected a results folder or file. Received: {' '.join(args.paths)} (not found). "
+                        "Run `nox` first to probe the default matrix.")
+    expected = [e.label for e in matrix.default()] if args.expect_default else []
+    text = summary.render(args.paths, expected=expected)
+    print(text, end="")
+    if args.write:
+        _write_text(Path(args.write), text)
+    return 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import corpus
+
+    c = corpus.load(args.cases).select(args.select)
+    for case in c.cases:
+        variants = "+".join(v for v in ("broken", "fixed") if v in case.variants)
+        claim = "-" if case.claim is None else (case.claim.error or "no error")
+        print(f"{case.id:<40} {case.family:<18} {case.kind:<7} {variants:<13} claims: {claim}")
+    for err in c.errors:
+        print(f"corpus error: {err}", file=sys.stderr)
+    print(f"{len(c.cases)} cases, {len(c.errors)} corpus errors", file=sys.stderr)
+    return 1 if c.errors else 0
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from . import matrix
+
+    entries = matrix.full() if args.full else matrix.default()
+    for e in entries:
+        print(f"{e.label:<18} {' '.join(e.requirements()):<48} python {e.python}  "
+              f"{('as of ' + e.exclude_newer) if e.exclude_newer else e.kind:<20} {e.note}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="tfcanary", description="TensorFlow/Keras version canary.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("summary", help="outcome counts per environment")
+    p.add_argument("paths", nargs="*", default=["results"])
+    p.add_argument("--write", help="also write the summary to this file")
+    p.add_argument("--expect-default", action="store_true", default=True,
+                   help="list default-matrix environments with no results")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("list", help="list the corpus")
+    p.add_argument("--cases", action="append", default=None)
+    p.add_argument("--select", action="append", default=[])
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("matrix", help="list the matrix")
+    p.add_argument("--full", action="store_true")
+    p.set_defaults(func=cmd_matrix)
+    return ap
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "cases", "unset") is None:
+        args.cases = ["cases"]
+    from .results import ResultsError
+
+    try:
+        return args.func(args)
+    except (UserError, ResultsError) as exc:
+        print(f"tfcanary: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,158 @@
+"""Create and reuse one environment per matrix entry, and install it with uv.
+
+The noxfile calls :func:`install` inside each environment session (nox has
+made the virtual environment with its uv backend); the result says whether the
+install was reused, how long it took, and on failure the installer's message,
+which is recorded as an ``install-failed`` results file so the other
+environments still run.
+
+Standard library only: the noxfile imports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from .matrix import Entry
+
+MARKER = "tfcanary-install.json"
+
+
+class InterpreterNotFound(Exception):
+    pass
+
+
+def find_interpreter(version: str) -> Optional[str]:
+    """A working ``pythonX.Y`` on this machine, or None.
+
+    Candidates that exist but do not run (a pyenv shim for an inactive version)
+    are passed over: each one is asked for its version.
+    """
+    candidates: List[str] = []
+    for name in (f"python{version}", "python3", "python"):
+        path = shutil.which(name)
+        if path:
+            candidates.append(path)
+    uv = shutil.which("uv")
+    if uv:
+        try:
+            found = subprocess.run([uv, "python", "find", "--no-python-downloads", version],
+                                   capture_output=True, text=True, timeout=30)
+            if found.returncode == 0 and found.stdout.strip():
+                candidates.append(found.stdout.strip())
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    for path in candidates:
+        try:
+            out = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                 capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0 and out.stdout.strip() == version:
+            return path
+    return None
+
+
+def uv_binary() -> str:
+    """The uv that nox[uv] installed beside nox, else the one on PATH."""
+    here = Path(sys.executable).parent
+    for cand in (here / "uv", here / "uv.exe"):
+        if cand.exists():
+            return str(cand)
+    try:
+        import uv  # type: ignore
+
+        return uv.find_uv_bin()
+    except Exception:  # the uv Python package is optional
+        pass
+    path = shutil.which("uv")
+    if not path:
+        raise FileNotFoundError("uv not found: install it with `python3 -m pip install 'nox[uv]'`")
+    return path
+
+
+@dataclasses.dataclass
+class InstallResult:
+    ok: bool
+    reused: bool
+    seconds: float
+    command: List[str]
+    requirements: List[str]
+    message: str = ""
+
+    def to_dict(self) -> Dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def install_spec(entry: Entry, requirements: Sequence[str]) -> Dict[str, object]:
+    """What decides whether an existing environment can be reused as it is."""
+    return {"label": entry.label, "requirements": list(requirements),
+            "exclude_newer": entry.exclude_newer, "python": entry.python}
+
+
+def _spec_hash(spec: Dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def install(entry: Entry, venv: os.PathLike, gpu: bool = False,
+            pins: Optional[Dict[str, str]] = None, upgrade: bool = False) -> InstallResult:
+    """Install ``entry``'s packages into ``venv`` with uv, or reuse what is there.
+
+    The environment is reused when its marker records the same requirements
+    (and, for as-released entries, the same cut-off day).  ``upgrade`` forces a
+    fresh resolve (nightly without pins).  When the requirements changed (CPU
+    to GPU build, say) everything installed is removed first, since
+    ``tensorflow`` and ``tensorflow-cpu`` write the same files.
+    """
+    venv = Path(venv)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    reqs = entry.requirements(gpu=gpu, pins=pins)
+    spec = install_spec(entry, reqs)
+    marker = venv / MARKER
+    uv = uv_binary()
+    cmd = [uv, "pip", "install", "--python", str(python)]
+    if entry.exclude_newer:
+        cmd += ["--exclude-newer", entry.exclude_newer]
+    if upgrade:
+        cmd += ["--upgrade"]
+    if entry.tf == "nightly":
+        cmd += ["--prerelease", "allow"]
+    cmd += reqs
+    t0 = time.perf_counter()
+    previous = None
+    if marker.exists():
+        try:
+            previous = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = None
+    if previous and previous.get("hash") == _spec_hash(spec) and not upgrade:
+        return InstallResult(True, True, round(time.perf_counter() - t0, 2), cmd, reqs)
+    if previous:
+        _empty(uv, python)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = round(time.perf_counter() - t0, 2)
+    if proc.returncode != 0:
+        if marker.exists():
+            marker.unlink()
+        message = (proc.stderr or proc.stdout).strip()
+        return InstallResult(False, False, seconds, cmd, reqs, message)
+    marker.write_text(json.dumps({"hash": _spec_hash(spec), **spec}, indent=1), encoding="utf-8")
+    return InstallResult(True, False, seconds, cmd, reqs)
+
+
+def _empty(uv: str, python: Path) -> None:
+    frozen = subprocess.run([uv, "pip", "freeze", "--python", str(python)],
+                            capture_output=True, text=True)
+    names = [line.split("==")[0].split(" @ ")[0] for line in frozen.stdout.splitlines() if line.strip()]
+    if names:
+        subprocess.run([uv, "pip", "uninstall", "--python", str(python), *names],
+                       capture_output=True, text=True)

@@ -1,0 +1,96 @@
+from pathlib import Path
+
+import pytest
+
+from tfcanary import corpus
+from tfcanary.case import Built, Claim, CaseDefinitionError, layer_case
+
+from conftest import RESOURCES, ROOT
+
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+def test_bad_case_files_are_named_by_file_and_line_and_the_rest_load():
+    c = corpus.load([RESOURCES / "corpus_bad"])
+    assert [x.id for x in c.cases] == ["good-one"]
+    errors = {Path(e.file).name: e for e in c.errors}
+    assert errors["b_import_error.py"].line == 3
+    assert "ModuleNotFoundError" in errors["b_import_error.py"].message
+    assert errors["c_duplicate.py"].line == 3
+    assert "duplicate case id 'good-one'" in errors["c_duplicate.py"].message
+    assert "a_good.py:3" in errors["c_duplicate.py"].message
+    assert errors["d_syntax.py"].line == 3 and "SyntaxError" in errors["d_syntax.py"].message
+    assert "Received: id='Bad Id'" in errors["e_bad_id.py"].message
+    assert "no broken variant" in errors["f_no_broken.py"].message
+    assert len(c.errors) == 5
+
+
+def test_corpus_error_renders_as_file_colon_line():
+    err = corpus.CorpusError("cases/x.py", 7, "boom")
+    assert str(err) == "cases/x.py:7: boom"
+
+
+def test_the_corpus_loads_without_errors_and_has_enough_cases():
+    c = corpus.load([ROOT / "cases"])
+    assert c.errors == []
+    assert len(c.cases) >= 24
+    assert len({x.id for x in c.cases}) == len(c.cases)
+    for case in c.cases:
+        assert "broken" in case.variants
+        assert case.doc, f"{case.id} has no doc"
+
+
+def _seed_titles():
+    titles = []
+    for f in sorted(SEEDS.glob("*.txt")):
+        text = f.read_text(encoding="utf-8")
+        for line in text.splitlines():
+            if line.startswith("title:"):
+                titles.append(line.split(":", 1)[1].strip().strip('"'))
+                break
+        else:
+            titles.append(None)
+    return titles
+
+
+@pytest.mark.skipif(not SEEDS.exists(), reason="the seed documents (../shared/seeds) are not beside this checkout")
+def test_every_seed_document_is_the_source_of_some_case():
+    sources = {c.source for c in corpus.load([ROOT / "cases"]).cases}
+    for title in _seed_titles():
+        if title is not None:
+            assert title in sources, f"no case cites the seed {title!r}"
+
+
+def test_select_matches_id_family_and_tag():
+    c = corpus.load([ROOT / "cases"])
+    by_family = c.select(["keras-tensor-tf-api"])
+    assert by_family.cases and all(x.family == "keras-tensor-tf-api" for x in by_family.cases)
+    assert [x.id for x in c.select(["python-if-on-tensor"]).cases] == ["python-if-on-tensor"]
+    assert c.select(["no-such-*"]).cases == []
+
+
+def test_claim_matching_uses_short_class_and_message_fragment():
+    claim = Claim("InvalidArgumentError", "cannot compute AddV2")
+    assert claim.matches("tensorflow.python.framework.errors_impl.InvalidArgumentError",
+                         "cannot compute AddV2 as input #1 was expected to be a float tensor")
+    assert not claim.matches("TypeError", "cannot compute AddV2")
+    assert not claim.matches("tensorflow.python.framework.errors_impl.InvalidArgumentError", "other")
+    assert not Claim(None).matches("TypeError", "x")
+
+
+def test_built_rejects_unknown_skip_modes():
+    with pytest.raises(TypeError, match="unknown modes"):
+        Built(layer=None, x=None, skip={"graf": "typo"})
+
+
+def test_a_variant_defined_twice_is_a_definition_error():
+    case = layer_case("twice", family="t", doc="d")
+
+    @case.broken
+    def _(tf, keras):
+        pass
+
+    with pytest.raises(CaseDefinitionError, match="twice"):
+        @case.broken
+        def _(tf, keras):
+            pass

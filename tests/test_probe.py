@@ -1,0 +1,69 @@
+"""The probe in a real TensorFlow environment: crashes, hangs and bad cases are data."""
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import RESOURCES, ROOT, venv_python
+
+pytestmark = pytest.mark.e2e
+PROBE = ROOT / "src" / "tfcanary" / "_probe.py"
+
+
+@pytest.fixture(scope="module")
+def faults(probed, tmp_path_factory):
+    out = tmp_path_factory.mktemp("faults") / "faults.json"
+    proc = subprocess.run(
+        [str(venv_python("tf2.15")), str(PROBE), "--cases", str(RESOURCES / "corpus_faults"),
+         "--cases", str(RESOURCES / "corpus_small"), "--label", "tf2.15", "--out", str(out),
+         "--timeout", "8"],
+        capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(out.read_text())
+
+
+def _by_key(doc):
+    return {(o["case"], o["variant"], o["mode"]): o for o in doc["outcomes"]}
+
+
+def test_segfault_and_abort_are_crashes_with_the_signal(faults):
+    o = _by_key(faults)
+    seg = o[("fault-segfault", "broken", "script")]
+    assert seg["status"] == "crash" and "SIGSEGV" in seg["reason"]
+    abort = o[("fault-abort", "broken", "script")]
+    assert abort["status"] == "crash" and "SIGABRT" in abort["reason"]
+
+
+def test_a_hang_is_a_timeout(faults):
+    hang = _by_key(faults)[("fault-hang", "broken", "script")]
+    assert hang["status"] == "timeout" and "8 s" in hang["reason"]
+
+
+def test_cases_after_the_faults_still_run(faults):
+    o = _by_key(faults)
+    assert o[("fault-after", "broken", "eager")]["status"] == "ok"
+    assert o[("small-python-if", "fixed", "graph")]["status"] == "ok"
+    assert faults["timing"]["worker_restarts"] == 3
+
+
+def test_a_wrong_return_type_is_a_corpus_error_naming_file_and_line(faults):
+    errs = faults["corpus_errors"]
+    assert len(errs) == 1
+    assert errs[0]["file"].endswith("corpus_faults/faults.py") and errs[0]["line"] == 46
+    assert "returned tuple; expected tfcanary.case.Built" in errs[0]["message"]
+    assert _by_key(faults)[("fault-wrong-return", "broken", "eager")]["status"] == "skip"
+
+
+def test_errors_carry_class_fingerprint_and_the_users_frame(faults):
+    o = _by_key(faults)[("small-python-if", "broken", "graph-noautograph")]
+    assert o["status"] == "error"
+    assert o["exc_type"].endswith("OperatorNotAllowedInGraphError")
+    assert len(o["fingerprint"]) == 12
+    assert o["frame"].startswith("small.py:") and o["frame"].endswith(" in call")
+
+
+def test_tensorflow_log_noise_stays_out_of_results(faults):
+    text = json.dumps(faults["outcomes"])
+    for noise in ("oneDNN", "I0000 ", "cpu_feature_guard", "W0000 "):
+        assert noise not in text
