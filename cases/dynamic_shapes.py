@@ -75,7 +75,8 @@ scatter = layer_case(
     A layer scatters random updates at random indices into a fixed (5, 5) zero
     tensor.  Fix per the source: take the target shape as a constructor argument
     (renamed from the source's `output_shape`, which is a read-only property of
-    Keras layers) and draw indices inside it.
+    Keras layers) and draw integer indices inside it (the source's rounded
+    `maxval=tf.reduce_max(output_shape)` can draw an out-of-range 5).
     """,
 )
 

@@ -22,7 +22,8 @@ def frame(probed):
 
 
 def _one(frame, env, case, variant, mode):
-    rows = frame[(frame.env == env) & (frame.case == case) & (frame.variant == variant) & (frame.mode == mode)]
+    rows = frame[(frame["env"] == env) & (frame["case"] == case) & (frame["variant"] == variant)
+                 & (frame["mode"] == mode)]
     assert len(rows) == 1, (env, case, variant, mode)
     return rows.iloc[0]
 
@@ -83,7 +84,7 @@ def test_summary_counts_each_status_per_environment(probed):
     out = subprocess.run([sys.executable, "-m", "tfcanary", "summary", str(probed["dir"])],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    lines = {l.split()[0]: l.split() for l in out.stdout.splitlines() if l.startswith("tf2.")}
+    lines = {l.split()[0]: l.split() for l in out.stdout.splitlines()[2:]}
     assert set(lines) == {"tf2.15", "tf2.21"}
     frame = store.load_outcomes([probed["dir"]])
     for env, cols in lines.items():

@@ -16,6 +16,7 @@ import gc
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -222,8 +223,10 @@ def _cpu() -> str:
 def collect_metadata(tf: Any, keras: Any, np: Any) -> Dict[str, Any]:
     from importlib import metadata as im
 
-    freeze = sorted(
-        f"{d.metadata['Name']}=={d.version}" for d in im.distributions() if d.metadata["Name"])
+    # Names as PEP 503 normalizes them: newer wheels write tensorflow_cpu, older tensorflow-cpu.
+    freeze = sorted({
+        f"{re.sub(r'[-_.]+', '-', d.metadata['Name']).lower()}=={d.version}"
+        for d in im.distributions() if d.metadata["Name"]})
     devices = []
     for d in tf.config.list_physical_devices():
         entry = {"name": d.name, "type": d.device_type}
