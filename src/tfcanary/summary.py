@@ -33,8 +33,9 @@ def render(paths: Sequence[os.PathLike], expected: Sequence[str] = ()) -> str:
                      + f"  {int(env['n_corpus_errors']):>13}")
     for _, env in envs.iterrows():
         if env["status"] != "ok" and env["message"]:
-            first = str(env["message"]).strip().splitlines()
-            lines.append(f"{env['env']}: {env['status']}: " + (first[-1] if first else ""))
+            # uv and pip put the conclusion on the last line of their message.
+            msg = [ln.strip() for ln in str(env["message"]).splitlines() if ln.strip()]
+            lines.append(f"{env['env']}: {env['status']}: " + (msg[-1] if msg else ""))
     missing = [l for l in expected if l not in set(envs["env"])]
     if missing:
         from .envs import find_interpreter
