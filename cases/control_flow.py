@@ -7,12 +7,8 @@ fails where a graph is traced without AutoGraph.  Fixed variants use
 
 import numpy as np
 
+from _sources import SEED_TYPESPEC_CUSTOM_LAYER
 from tfcanary.case import Built, Claim, layer_case
-
-SEED_TYPESPEC_CUSTOM_LAYER = (
-    "Why does a custom Keras layer produce a "
-    "'TypeError: Could not build a TypeSpec for KerasTensor'?"
-)
 
 
 python_if = layer_case(

@@ -7,11 +7,8 @@ inside ``call`` are never cast.
 
 import numpy as np
 
+from _sources import SEED_INVALID_ARGUMENT
 from tfcanary.case import Built, Claim, layer_case
-
-SEED_INVALID_ARGUMENT = (
-    "Why is TensorFlow Keras failing type inference, resulting in an INVALID_ARGUMENT error?"
-)
 
 
 float64_input = layer_case(

@@ -7,13 +7,8 @@ splits along it works on one path and fails on the other.
 
 import numpy as np
 
+from _sources import SEED_DYNAMIC_LAYER_SHAPES, SEED_TYPESPEC_CUSTOM_LAYER
 from tfcanary.case import Built, Claim, layer_case, script_case
-
-SEED_TYPESPEC_CUSTOM_LAYER = (
-    "Why does a custom Keras layer produce a "
-    "'TypeError: Could not build a TypeSpec for KerasTensor'?"
-)
-SEED_DYNAMIC_LAYER_SHAPES = "Why does Keras fail to dynamically set layer shapes?"
 
 
 dynamic_split = layer_case(

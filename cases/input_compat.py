@@ -6,13 +6,8 @@ higher rank than a custom layer expects, and models without a declared input.
 
 import numpy as np
 
+from _sources import SEED_DYNAMIC_LAYER_SHAPES, SEED_INVALID_ARGUMENT, SEED_LAYER_CLASS
 from tfcanary.case import Built, Claim, layer_case, script_case
-
-SEED_INVALID_ARGUMENT = (
-    "Why is TensorFlow Keras failing type inference, resulting in an INVALID_ARGUMENT error?"
-)
-SEED_DYNAMIC_LAYER_SHAPES = "Why does Keras fail to dynamically set layer shapes?"
-SEED_LAYER_CLASS = "The Layer class"
 
 
 dense_4d = layer_case(

@@ -7,9 +7,8 @@ returns them, or the saved model cannot be rebuilt.
 
 import numpy as np
 
+from _sources import SEED_LAYER_CLASS
 from tfcanary.case import Built, Claim, layer_case
-
-SEED_LAYER_CLASS = "The Layer class"
 
 
 simple_dense = layer_case(

@@ -7,9 +7,8 @@ tensor's shape is fine; what breaks is reading that shape the Keras 2 way
 
 import numpy as np
 
+from _sources import SEED_TYPESPEC_KERAS_TENSOR
 from tfcanary.case import Claim, script_case
-
-SEED_TYPESPEC_KERAS_TENSOR = "Why can't a TypeSpec be built for a KerasTensor?"
 
 
 spec_from_output = script_case(

@@ -113,7 +113,22 @@ def load(paths: Iterable[os.PathLike]) -> Corpus:
     cases: List[_case.Case] = []
     errors: List[CorpusError] = []
     seen: Dict[str, _case.Case] = {}
-    for index, file in enumerate(_module_files(paths)):
+    files = _module_files(paths)
+    # Case modules may import helpers beside them (cases/_sources.py): their
+    # folders are importable while the corpus loads.
+    folders = [str(d) for d in dict.fromkeys(f.resolve().parent for f in files)]
+    sys.path[:0] = folders
+    try:
+        _load_files(files, cases, errors, seen)
+    finally:
+        for d in folders:
+            sys.path.remove(d)
+    return Corpus(cases, errors)
+
+
+def _load_files(files: List[Path], cases: List[_case.Case], errors: List[CorpusError],
+                seen: Dict[str, _case.Case]) -> None:
+    for index, file in enumerate(files):
         file = file.resolve()
         collected: List[_case.Case] = []
         saved, _case._collector = _case._collector, collected
@@ -136,7 +151,6 @@ def load(paths: Iterable[os.PathLike]) -> Corpus:
                 continue
             seen[c.id] = c
             cases.append(c)
-    return Corpus(cases, errors)
 
 
 def _check(c: _case.Case, earlier: Optional[_case.Case]) -> Optional[str]:
