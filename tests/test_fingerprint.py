@@ -407,3 +407,29 @@ def test_defined_at_stack_frames_do_not_change_the_fingerprint():
     assert "indices[0] = 7 is not in [0, 3)" in normalize(k2)
     other = k3.replace("is not in [0, 3)", "is not in [0, 4)")
     assert normalize(other) != normalize(k3)
+
+
+def test_autograph_module_names_and_object_ids_are_per_process_noise():
+    a = ('in user code:\n  File "/tmp/__autograph_generated_filekmw1d_lq.py", line 10, in tf__call\n'
+         "ValueError: FuncGraph(name=call, id=139967886104544) cannot capture")
+    b = ('in user code:\n  File "/tmp/__autograph_generated_file3x9qa0zz.py", line 12, in tf__call\n'
+         "ValueError: FuncGraph(name=call, id=140211230912208) cannot capture")
+    assert normalize(a) == normalize(b)
+    assert normalize(a) != normalize(b.replace("name=call", "name=train"))
+    assert "id=7" in normalize("shape id=7")  # short ids are not object addresses
+
+
+def test_library_and_probe_frames_in_user_code_traces_are_dropped():
+    """Keras moved traceback_utils from keras/utils/ to keras/src/utils/ between 2.12 and 2.15:
+    that refactoring is not a change of the error.  The user's own frame stays."""
+    def msg(keras_dir):
+        return ('in user code:\n\n'
+                '    File "/work/src/tfcanary/_worker.py", line 96, in None  *\n        lambda t: layer(t)\n'
+                f'    File "/env/lib/python3.11/site-packages/{keras_dir}/traceback_utils.py", line 70, '
+                'in error_handler  **\n        raise e.with_traceback(filtered_tb) from None\n'
+                '    File "/work/cases/control_flow.py", line 88, in call\n        if tf.reduce_any(inputs < 0):\n\n'
+                "    OperatorNotAllowedInGraphError: Using a symbolic `tf.Tensor` as a Python `bool` is not allowed.")
+    a, b = normalize(msg("keras/utils")), normalize(msg("keras/src/utils"))
+    assert a == b
+    assert "control_flow.py" in a and "if tf.reduce_any(inputs < 0):" in a
+    assert "_worker.py" not in a and "traceback_utils" not in a and "layer(t)" not in a

@@ -105,6 +105,12 @@ _RULES: List[Tuple[re.Pattern[str], _Repl]] = [
     (re.compile(r"(defined at \(most recent call last\):)\n(?:[ \t]*File \"[^\n]*\n(?:[ \t]*\n|[ \t]{4,}[^\n]*\n)*)+"),
      r"\1\n"),
     (re.compile(r'(File "[^"\n]*", line )\d+'), r"\1N"),
+    # AutoGraph writes converted code to a temporary module with a random name
+    # (__autograph_generated_filekmw1d_lq.py), and graph reprs carry Python
+    # object ids (FuncGraph(name=call, id=139967886104544)): both differ in
+    # every process.
+    (re.compile(r"__autograph_generated_file\w+\.py"), "__autograph_generated_file.py"),
+    (re.compile(r"\bid=\d{6,}\b"), "id=?"),
     # 8. Installed-package paths: keep the import path below site-packages
     #    (``keras/src/engine/training.py`` says which module failed and is the
     #    same on every machine); drop the environment prefix, which also holds
@@ -115,6 +121,20 @@ _RULES: List[Tuple[re.Pattern[str], _Repl]] = [
             + r"(?:[A-Za-z]:)?[\\/](?:" + _SEG + r"[\\/])*?(?:site|dist)-packages[\\/]"
         ),
         "<site-packages>/",
+    ),
+    # 8b. Library and probe frames in tracebacks that messages embed
+    #    (AutoGraph's "in user code:" block): a frame inside an installed
+    #    package, or inside tfcanary's own probe (_worker.py, _timer.py), with
+    #    the source line under it.  Where a library raises from moves when it
+    #    is refactored (keras/utils/ became keras/src/utils/) and the probe's
+    #    lines are not the user's; the message and the user's own frames stay.
+    (
+        re.compile(
+            r'^[ \t]*File "(?:<site-packages>/|(?:[^"\n]*[\\/])?_(?:worker|timer)\.py)[^"\n]*'
+            r'", line (?:\d+|N), in [^\n]*\n(?:[ \t]+(?!File ")[^\n]*\n)?',
+            re.M,
+        ),
+        "",
     ),
     # 9. Any other absolute path of two or more components (POSIX or Windows):
     #    user scripts, temporary directories (``/tmp/tmpk2j3/model.keras``),
