@@ -77,7 +77,8 @@ def _probe_env(session: nox.Session, entry: matrix.Entry) -> None:
             "--install-json", json.dumps(inst.to_dict()), "--timeout", str(opts.timeout)]
     for pattern in opts.select:
         args += ["--select", pattern]
-    session.run("python", *args, env=dict(entry.env))
+    session.log(f"probing the corpus in {entry.label} -> {out}")
+    session.run("python", *args, env=dict(entry.env), log=False)
 
 
 def _make_env_session(entry: matrix.Entry) -> None:
@@ -100,8 +101,54 @@ def summary(session: nox.Session) -> None:
     """Count outcomes per environment (ok / error / crash / timeout / skip); write results/summary.txt."""
     opts = _options(session.posargs)
     session.install("-e", str(ROOT))
-    session.run("python", "-m", "tfcanary", "summary", str(opts.results_dir),
+    session.run("python", "-m", "tfcanary", "summary", str(opts.results_dir), "--expect-default",
                 "--write", str(opts.results_dir / "summary.txt"))
+
+
+@nox.session(venv_backend="uv", default=False)
+def report(session: nox.Session) -> None:
+    """Write the version matrix, reports/index.html, from results/ (options: --results-dir, --speedups FILE)."""
+    opts = _report_options(session.posargs)
+    session.install("-e", str(ROOT))
+    extra = ["--speedups", opts.speedups] if opts.speedups else []
+    session.run("python", "-m", "tfcanary", "report", str(opts.results_dir),
+                "--out", str(ROOT / "reports"), *extra)
+
+
+@nox.session(venv_backend="uv", default=False)
+def upgrade(session: nox.Session) -> None:
+    """Write the upgrade-risk report A -> B: nox -s upgrade -- tf2.15 tf2.21 [--results-dir DIR]."""
+    opts = _report_options(session.posargs)
+    if len(opts.words) != 2:
+        session.error(f"Expected two environments: nox -s upgrade -- tf2.15 tf2.21. Received: {opts.words}")
+    session.install("-e", str(ROOT))
+    extra = ["--speedups", opts.speedups] if opts.speedups else []
+    session.run("python", "-m", "tfcanary", "upgrade", *opts.words, "--results", str(opts.results_dir),
+                "--out", str(ROOT / "reports"), *extra)
+
+
+@nox.session(venv_backend="uv", default=False)
+def check(session: nox.Session) -> None:
+    """Compare results/ with snapshots/ (exit 1 on transitions); -- --update rewrites the snapshots."""
+    opts = _report_options(session.posargs)
+    session.install("-e", str(ROOT))
+    args = ["--results", str(opts.results_dir), "--snapshots", str(ROOT / "snapshots"),
+            "--junit", str(ROOT / "reports" / "check.xml"), "--markdown", str(ROOT / "reports" / "check.md")]
+    session.run("python", "-m", "tfcanary", "check", *args, *(["--update"] if opts.update else []))
+
+
+def _report_options(posargs: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="nox -s report|upgrade|check --", add_help=False)
+    ap.add_argument("words", nargs="*")
+    ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--speedups")
+    ap.add_argument("--update", action="store_true")
+    opts = ap.parse_args(posargs)
+    opts.results_dir = (ROOT / opts.results_dir).resolve()
+    found = opts.results_dir / "speed" / "speedups.csv"   # written by the speed session, if run
+    if opts.speedups is None and found.exists():
+        opts.speedups = str(found)
+    return opts
 
 
 @nox.session(venv_backend="uv", default=False)

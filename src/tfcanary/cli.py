@@ -63,6 +63,30 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+
+    path = report.write_matrix(args.paths, args.out, speedups=report.read_speedups(args.speedups))
+    print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from . import report
+
+    for path in report.write_upgrade(args.results, args.a, args.b, args.out,
+                                     speedups=report.read_speedups(args.speedups)):
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from . import check
+
+    return check.run(args.results, args.snapshots, update_snapshots=args.update,
+                     junit=args.junit, markdown_out=args.markdown)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tfcanary", description="TensorFlow/Keras version canary.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -70,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="outcome counts per environment")
     p.add_argument("paths", nargs="*", default=["results"])
     p.add_argument("--write", help="also write the summary to this file")
-    p.add_argument("--expect-default", action="store_true", default=True,
-                   help="list default-matrix environments with no results")
+    p.add_argument("--expect-default", action="store_true",
+                   help="also list default-matrix environments that have no results, and why")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("list", help="list the corpus")
@@ -82,6 +106,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("matrix", help="list the matrix")
     p.add_argument("--full", action="store_true")
     p.set_defaults(func=cmd_matrix)
+
+    p = sub.add_parser("report", help="write the version matrix, reports/index.html")
+    p.add_argument("paths", nargs="*", default=["results"])
+    p.add_argument("--out", default="reports")
+    p.add_argument("--speedups", help="speed table (CSV or JSON records) with env, case, ratio_* columns")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("upgrade", help="write the upgrade-risk report from environment A to B")
+    p.add_argument("a", help="the environment you have, e.g. tf2.15")
+    p.add_argument("b", help="the environment you would upgrade to, e.g. tf2.21")
+    p.add_argument("--results", action="append", help="results folder or file (default: results)")
+    p.add_argument("--out", default="reports")
+    p.add_argument("--speedups", help="speed table (CSV or JSON records) with env, case, ratio_* columns")
+    p.set_defaults(func=cmd_upgrade)
+
+    p = sub.add_parser("check", help="compare results with the snapshots; exit 1 on transitions")
+    p.add_argument("--results", action="append", help="results folder or file (default: results)")
+    p.add_argument("--snapshots", default="snapshots")
+    p.add_argument("--update", action="store_true", help="rewrite the snapshots from the results")
+    p.add_argument("--junit", help="write JUnit XML here")
+    p.add_argument("--markdown", help="write a Markdown summary (under 1 MiB) here")
+    p.set_defaults(func=cmd_check)
     return ap
 
 
@@ -89,6 +135,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "cases", "unset") is None:
         args.cases = ["cases"]
+    if getattr(args, "results", "unset") is None:
+        args.results = ["results"]
     from .results import ResultsError
 
     try:

@@ -1,0 +1,223 @@
+"""The version matrix and the upgrade-risk report, rendered from small results files.
+
+The results here are built by hand to exercise the renderer (one of each
+change kind); they are not observations of TensorFlow.  ``test_real_*`` render
+real results from the end-to-end fixture.
+"""
+
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from tfcanary import cli, diff, fingerprint, report, results, store
+from tfcanary.errors import UserError
+
+CASES = [
+    {"id": "alpha", "family": "control-flow", "kind": "layer", "source": "A question <b>about</b> alpha",
+     "claim": {"error": "TypeError", "message": "bad thing", "where": "in tf.function"},
+     "tags": [], "doc": "alpha doc", "file": "cases/alpha.py", "line": 3, "variants": ["broken", "fixed"]},
+    {"id": "beta", "family": "dtypes", "kind": "layer", "source": "", "claim": None, "tags": [],
+     "doc": "", "file": "cases/beta.py", "line": 9, "variants": ["broken", "fixed"]},
+    {"id": "gamma", "family": "dtypes", "kind": "script", "source": "S", "claim": {"error": "ValueError",
+     "message": "never said", "where": ""}, "tags": [], "doc": "", "file": "cases/gamma.py", "line": 1,
+     "variants": ["broken"]},
+]
+N_ROWS = 9   # alpha and beta: 2 variants x 2 modes; gamma: 1
+
+
+def outcome(case, variant, mode, status, exc=None, msg=None, reason=None):
+    d = {"case": case, "variant": variant, "mode": mode, "status": status, "duration_s": 0.01}
+    if status == "error":
+        norm = fingerprint.normalize(msg)
+        d.update(exc_type=exc, message=msg, normalized=norm, fingerprint=fingerprint.fingerprint(exc, norm),
+                 frame=f"{case}.py:10 in call")
+    if reason:
+        d["reason"] = reason
+    return d
+
+
+OUTCOMES = {
+    "tf2.15": [
+        outcome("alpha", "broken", "eager", "ok"),
+        outcome("alpha", "broken", "graph", "error", "builtins.ValueError", "old <script>alert(1)</script>"),
+        outcome("alpha", "fixed", "eager", "ok"), outcome("alpha", "fixed", "graph", "ok"),
+        outcome("beta", "broken", "eager", "error", "builtins.ValueError", "shape (4, 3)"),
+        outcome("beta", "broken", "graph", "error", "builtins.ValueError", "same"),
+        outcome("beta", "fixed", "eager", "ok"), outcome("beta", "fixed", "graph", "skip", reason="n/a"),
+        outcome("gamma", "broken", "script", "ok"),
+    ],
+    "tf2.21": [
+        outcome("alpha", "broken", "eager", "error", "builtins.TypeError", "a bad thing happened"),
+        outcome("alpha", "broken", "graph", "error", "builtins.TypeError", "a BAD THING in graph"),
+        outcome("alpha", "fixed", "eager", "ok"), outcome("alpha", "fixed", "graph", "ok"),
+        outcome("beta", "broken", "eager", "error", "builtins.ValueError", "shape (4, 5)"),
+        outcome("beta", "broken", "graph", "error", "builtins.ValueError", "same"),
+        outcome("beta", "fixed", "eager", "ok"), outcome("beta", "fixed", "graph", "skip", reason="n/a"),
+        outcome("gamma", "broken", "script", "ok"),
+    ],
+}
+
+
+def write_results(folder, outcomes=OUTCOMES, cases=CASES):
+    for label, rows in outcomes.items():
+        tf = label[2:].split("-")[0]
+        results.write(folder / f"{label}.json", {
+            "label": label, "status": "ok", "env": {"flavour": "keras3", "kind": "released"},
+            "metadata": {"python": "3.11.7", "tensorflow": f"{tf}.0", "keras": "3.0.0",
+                         "date": "2026-01-01T00:00:00+00:00", "normalizer_version": 1},
+            "cases": cases, "corpus_errors": [], "outcomes": rows})
+    return folder
+
+
+@pytest.fixture
+def small(tmp_path):
+    return write_results(tmp_path / "results")
+
+
+class Rows(HTMLParser):
+    """The matrix rows of index.html: their data- attributes and cell classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.in_matrix = [], False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self.in_matrix = a.get("id") == "matrix"
+        if self.in_matrix and tag == "tr" and "data-mode" in a:
+            self.rows.append({**a, "cells": []})
+        if self.in_matrix and tag == "td" and "cell" in (a.get("class") or "").split():
+            self.rows[-1]["cells"].append(a["class"])
+
+
+def parse_rows(html):
+    p = Rows()
+    p.feed(html)
+    return p.rows
+
+
+def test_matrix_has_one_row_per_case_variant_mode_and_columns_in_version_order(small, tmp_path):
+    html = report.write_matrix([small], tmp_path / "reports").read_text()
+    rows = parse_rows(html)
+    assert len(rows) == N_ROWS
+    assert all(len(r["cells"]) == 2 for r in rows)
+    assert html.index("<code>tf2.15</code><br>") < html.index("<code>tf2.21</code><br>")
+
+
+def test_a_cell_that_differs_from_its_left_neighbour_is_marked(small, tmp_path):
+    rows = {(r["data-variant"], r["data-mode"], i): r
+            for i, r in enumerate(parse_rows(report.write_matrix([small], tmp_path).read_text()))}
+    changing = [r for r in rows.values() if r["data-changes"] == "1"]
+    # alpha broken eager (newly failing), alpha broken graph (class), beta broken eager (message)
+    assert len(changing) == 3
+    for r in changing:
+        assert "trans" not in r["cells"][0] and "trans" in r["cells"][1]
+    for r in rows.values():
+        if r["data-changes"] == "0":
+            assert not any("trans" in c for c in r["cells"])
+
+
+def test_messages_are_escaped_and_the_page_loads_nothing_from_outside(small, tmp_path):
+    html = report.write_matrix([small], tmp_path).read_text()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)" in html
+    assert "A question &lt;b&gt;about&lt;/b&gt; alpha" in html
+    assert not re.search(r'<(link|img|iframe)\b|<script[^>]+src=|@import', html)
+
+
+def test_claims_column_says_where_the_claim_is_reproduced_or_never(small):
+    claims = report.claims_frame(report.load([small])).set_index("case")
+    # "bad thing" matches case-insensitively in both tf2.21 modes; never in tf2.15.
+    assert claims.loc["alpha", "reproduced"] == {"tf2.21": ["eager", "graph"]}
+    assert not claims.loc["alpha", "never"]
+    assert claims.loc["gamma", "never"]
+    assert "beta" not in claims.index   # no claim
+
+
+def test_speedup_slot_says_so_without_data_and_draws_a_chart_with_it(small, tmp_path):
+    html = report.write_matrix([small], tmp_path).read_text()
+    assert 'id="no-speed"' in html and "<svg" not in html
+    speed = pd.DataFrame([
+        {"env": e, "case": c, "ratio_graph": g, "ratio_graph_lo": g * .9, "ratio_graph_hi": g * 1.1,
+         "ratio_xla": x, "ratio_xla_lo": x * .8, "ratio_xla_hi": x * 1.2}
+        for e, c, g, x in [("tf2.15", "alpha", 3.0, 5.0), ("tf2.21", "alpha", 1.5, 6.0),
+                           ("tf2.15", "beta", 0.7, 2.0)]])
+    html = report.write_matrix([small], tmp_path, speedups=speed).read_text()
+    assert 'id="no-speed"' not in html
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert svg.count("<rect") == 2 * 3 + 2   # two ratios per measurement, plus a legend entry per env
+    assert "alpha in tf2.21: graph/eager 1.5x [1.4, 1.7]" in svg
+    moves = report.speed_moves(speed, "tf2.15", "tf2.21")
+    assert moves[["case", "metric", "direction"]].values.tolist() == [["alpha", "graph", "slower"]]
+
+
+def test_speedups_with_missing_columns_are_refused(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("env,case,ratio_graph\ntf2.15,alpha,2\n")
+    with pytest.raises(UserError, match=r"Expected speedups with columns .* Received: .*ratio_xla"):
+        report.read_speedups(p)
+
+
+def test_upgrade_report_classifies_and_lists_high_risk_first(small, tmp_path):
+    html_path, md_path = report.write_upgrade([small], "tf2.15", "tf2.21", tmp_path / "reports")
+    assert html_path.name == "upgrade-tf2.15-tf2.21.html" and md_path.suffix == ".md"
+    md, html = md_path.read_text(), html_path.read_text()
+    assert "**n = 9**" in md
+    counts = dict(re.findall(r"^\| ([a-z-]+) \| (?:high|low|info|none) \| (\d+) \|", md, re.M))
+    assert counts["newly-failing"] == "1" and counts["class-changed"] == "1"
+    assert counts["message-changed"] == "1" and counts["unchanged"] == "6"
+    # n < 20: counts only, said so, no percentages.
+    assert "n is small (9 < 20)" in md and "%" not in md.split("## High risk")[0]
+    high = md.split("## High risk")[1].split("## Low risk")[0]
+    assert high.index("alpha` · broken · eager — newly-failing") < high.index("class-changed")
+    assert "Source: A question <b>about</b> alpha" in high   # Markdown is not HTML-escaped
+    assert "old <script>alert(1)</script>" in high             # ...but fenced as code
+    assert "&lt;script&gt;" in html and "<script>alert" not in html
+
+
+def test_percentages_are_whole_and_only_for_n_of_20_or_more():
+    assert report.pct(1, 19) == ""
+    assert report.pct(1, 20) == "5%"
+    assert report.pct(1, 3000) == "0%"
+
+
+def test_upgrade_names_what_is_missing(small, tmp_path):
+    with pytest.raises(UserError, match=r"Expected results for environment 'tf2.16'. Received: results for tf2.15, tf2.21"):
+        report.write_upgrade([small], "tf2.15", "tf2.16", tmp_path)
+    with pytest.raises(UserError, match=r"Expected an environment label like 'tf2.16'.*Did you mean 'tf2.15'"):
+        report.write_upgrade([small], "2.15", "tf2.21", tmp_path)
+
+
+def test_cli_writes_both_reports_and_exits_2_on_a_usage_error(small, tmp_path, capsys):
+    out = tmp_path / "reports"
+    assert cli.main(["report", str(small), "--out", str(out)]) == 0
+    assert cli.main(["upgrade", "tf2.15", "tf2.21", "--results", str(small), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "index.html", "upgrade-tf2.15-tf2.21.html", "upgrade-tf2.15-tf2.21.md"]
+    assert cli.main(["report", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "Expected a results folder or file. Received:" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_real_results_render(probed, tmp_path):
+    frame = store.load_outcomes([probed["dir"]])
+    html = report.write_matrix([probed["dir"]], tmp_path).read_text()
+    assert len(parse_rows(html)) == len(frame.drop_duplicates(diff.KEY))
+    _, md = report.write_upgrade([probed["dir"]], "tf2.15", "tf2.21", tmp_path)
+    t = diff.transitions(frame[frame.env == "tf2.15"], frame[frame.env == "tf2.21"])
+    n = int((~t["change"].isin(["added", "removed"])).sum())
+    assert f"**n = {n}**" in md.read_text()
+
+
+def test_speed_moves_needs_intervals_on_both_sides():
+    nan = float("nan")
+    speed = pd.DataFrame([
+        {"env": "tf2.15", "case": "alpha", "ratio_graph": 3.0, "ratio_graph_lo": nan, "ratio_graph_hi": nan,
+         "ratio_xla": nan, "ratio_xla_lo": nan, "ratio_xla_hi": nan},
+        {"env": "tf2.21", "case": "alpha", "ratio_graph": 9.0, "ratio_graph_lo": 8.0, "ratio_graph_hi": 10.0,
+         "ratio_xla": 2.0, "ratio_xla_lo": 1.0, "ratio_xla_hi": 3.0}])
+    assert report.speed_moves(speed, "tf2.15", "tf2.21").empty
+    assert report.speed_moves(None, "tf2.15", "tf2.21").empty
