@@ -1,6 +1,6 @@
 """tfcanary's sessions: one per environment of the matrix, plus summary and tests.
 
-    nox                      # default matrix: probe each environment, then the summary
+    nox                      # default matrix: probe each environment, then summary and report
     nox -t full              # every TF minor 2.12-2.21, as released and latest, and nightly
     nox -s tf2.15 tf2.21     # chosen environments
     nox -s tests             # the test suite
@@ -31,7 +31,7 @@ from tfcanary import envs, matrix, results  # noqa: E402
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = False
-nox.options.sessions = [e.label for e in matrix.default()] + ["summary"]
+nox.options.sessions = [e.label for e in matrix.default()] + ["summary", "report"]
 
 PROBE = ROOT / "src" / "tfcanary" / "_probe.py"
 PINS = ROOT / "nightly-pins.txt"
