@@ -53,3 +53,14 @@ def test_invalid_json_names_the_file_and_line(tmp_path):
 def test_find_refuses_a_missing_path(tmp_path):
     with pytest.raises(results.ResultsError, match="no such results file"):
         results.find([tmp_path / "nope"])
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    p = tmp_path / "tf2.15.json"
+    results.write(p, _doc())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import diff, fingerprint, report
 from .errors import UserError
+from .results import write_text_atomic
 
 SNAPSHOT_SCHEMA = 1
 # GitHub drops a step summary over 1 MiB whole; keep headroom for what CI appends.
@@ -116,7 +117,7 @@ def update(res: "report.Results", snapshots: os.PathLike) -> List[Path]:
             continue
         doc = snapshot_doc(env, res.outcomes[res.outcomes["env"] == env["env"]])
         path = Path(snapshots) / f"{env['env']}.json"
-        report.write_text_atomic(path, dumps_snapshot(doc))
+        write_text_atomic(path, dumps_snapshot(doc))
         written.append(path)
     return written
 
@@ -282,9 +283,9 @@ def run(results: Sequence[os.PathLike], snapshots: os.PathLike, update_snapshots
                         f"reviewed run with `python -m tfcanary check --update`.")
     checks = compare(res, snap_dir)   # load() refused an empty run: some env is compared or failing
     if junit:
-        report.write_text_atomic(junit, junit_xml(checks))
+        write_text_atomic(junit, junit_xml(checks))
     if markdown_out:
-        report.write_text_atomic(markdown_out, markdown(checks))
+        write_text_atomic(markdown_out, markdown(checks))
     for c in checks:
         if c.state == "compared":
             n = int((c.transitions["change"] != "unchanged").sum())

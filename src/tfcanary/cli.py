@@ -24,19 +24,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     text = summary.render(args.paths, expected=expected)
     print(text, end="")
     if args.write:
-        _write_text(Path(args.write), text)
+        from .results import write_text_atomic
+
+        write_text_atomic(args.write, text)
     return 0
-
-
-def _write_text(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -42,17 +42,19 @@ class ResultsError(Exception):
 _MIGRATIONS: Dict[int, Callable[[Dict[str, Any]], Dict[str, Any]]] = {}
 
 
-def write_json_atomic(path: os.PathLike, doc: Any) -> None:
-    """Write ``doc`` as JSON to ``path`` so readers see the old file or the new one, never half."""
+def write_text_atomic(path: os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1, sort_keys=False)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes it 0600; results are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -60,6 +62,11 @@ def write_json_atomic(path: os.PathLike, doc: Any) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_json_atomic(path: os.PathLike, doc: Any) -> None:
+    """Write ``doc`` as JSON to ``path``, atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 
 def write(path: os.PathLike, doc: Dict[str, Any]) -> None:
