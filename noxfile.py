@@ -4,6 +4,8 @@
     nox -t full              # every TF minor 2.12-2.21, as released and latest, and nightly
     nox -s tf2.15 tf2.21     # chosen environments
     nox -s tests             # the test suite
+    nox -s speed -- tf2.15   # eager vs tf.function vs XLA timing (results/speed/)
+    nox -s asv -- tf2.15     # asv benchmarks in chosen environments, HTML in .asv/html
     nox -l                   # list every session
 
 Options after ``--`` reach every selected session:
@@ -149,6 +151,75 @@ def _report_options(posargs: list[str]) -> argparse.Namespace:
     if opts.speedups is None and found.exists():
         opts.speedups = str(found)
     return opts
+
+
+TIMER = ROOT / "src" / "tfcanary" / "_timer.py"
+
+
+def _labels(words: list[str]) -> list[matrix.Entry]:
+    return [matrix.get(w) for w in words] if words else matrix.default()
+
+
+@nox.session(venv_backend="none", default=False)
+def speed(session: nox.Session) -> None:
+    """Time eager vs tf.function vs XLA in built environments; write results/speed/<env>.json.
+
+    nox -s speed -- tf2.15 tf2.21 [--processes 3 --repeats 20 --target-ms 8 --threads 1 --pin-cpu -1
+                                   --select ID]
+    (no labels: the default matrix).  Each environment must be built first (`nox -s tf2.15`).
+    """
+    ap = argparse.ArgumentParser(prog="nox -s speed --")
+    ap.add_argument("labels", nargs="*")
+    ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--select", action="append", default=[])
+    for opt in ("--processes", "--repeats", "--target-ms", "--threads", "--timeout", "--pin-cpu"):
+        ap.add_argument(opt)
+    opts = ap.parse_args(session.posargs)
+    out_dir = (ROOT / opts.results_dir / "speed").resolve()
+    for entry in _labels(opts.labels):
+        python = ROOT / ".nox" / entry.label.replace(".", "-") / "bin" / "python"
+        if not python.exists():
+            session.error(f"{entry.label} is not built: run `nox -s {entry.label}` first.")
+        args = [str(TIMER), "--cases", str(ROOT / "cases"), "--cases", str(ROOT / "workloads"),
+                "--label", entry.label, "--out", str(out_dir / f"{entry.label}.json"),
+                "--env-json", json.dumps(entry.to_dict())]
+        for opt in ("processes", "repeats", "target_ms", "threads", "timeout", "pin_cpu"):
+            if getattr(opts, opt) is not None:
+                args += [f"--{opt.replace('_', '-')}", getattr(opts, opt)]
+        for pattern in opts.select:
+            args += ["--select", pattern]
+        session.run(str(python), *args, env=dict(entry.env), external=True)
+    from tfcanary import speed as _speed
+
+    session.log("\n" + _speed.render([out_dir]))
+    session.log(f"wrote {_speed.write_csv([out_dir], out_dir / 'speedups.csv')} (nox -s report -- --speedups FILE)")
+
+
+@nox.session(venv_backend="uv", default=False)
+def asv(session: nox.Session) -> None:
+    """Run the asv benchmarks in chosen environments and publish the HTML to .asv/html.
+
+    nox -s asv -- tf2.15 tf2.21 [--range HEAD^!] [--machine NAME]
+    (no labels: the default matrix; the machine name defaults to $TFCANARY_ASV_MACHINE or the host).
+    """
+    import os
+
+    from tfcanary import asvconf
+
+    ap = argparse.ArgumentParser(prog="nox -s asv --")
+    ap.add_argument("labels", nargs="*")
+    ap.add_argument("--range", default="HEAD^!")
+    ap.add_argument("--machine", default=os.environ.get("TFCANARY_ASV_MACHINE") or platform.node())
+    opts = ap.parse_args(session.posargs)
+    session.install("asv>=0.6.4", "virtualenv", "uv")
+    if asvconf.read() != asvconf.generate():
+        session.error("asv.conf.json is stale: run `PYTHONPATH=src python -m tfcanary.asvconf`.")
+    session.run("asv", "machine", "--yes", "--machine", opts.machine)
+    envs_args = [a for e in _labels(opts.labels) for a in ("-E", asvconf.env_name(e))]
+    session.run("asv", "run", "--machine", opts.machine, "--show-stderr", *envs_args, opts.range)
+    session.run("asv", "publish")
+    session.log(f"dashboard: {ROOT / '.asv' / 'html' / 'index.html'} (serve it: "
+                "python -m http.server -d .asv/html)")
 
 
 @nox.session(venv_backend="uv", default=False)

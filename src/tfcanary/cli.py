@@ -78,6 +78,18 @@ def cmd_check(args: argparse.Namespace) -> int:
                      junit=args.junit, markdown_out=args.markdown)
 
 
+def cmd_speed(args: argparse.Namespace) -> int:
+    from . import speed
+
+    if not any(Path(p).exists() for p in args.paths):
+        raise UserError(f"Expected a speed results folder or file. Received: {' '.join(args.paths)} "
+                        "(not found). Run `nox -s speed -- tf2.15` first.")
+    print(speed.render(args.paths), end="")
+    if args.csv:
+        print(f"wrote {speed.write_csv(args.paths, args.csv)}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tfcanary", description="TensorFlow/Keras version canary.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -93,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", action="append", default=None)
     p.add_argument("--select", action="append", default=[])
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("speed", help="eager/graph and eager/XLA ratios with 95%% CIs per environment")
+    p.add_argument("paths", nargs="*", default=["results/speed"])
+    p.add_argument("--csv", help="also write the table as CSV (the reports' --speedups file)")
+    p.set_defaults(func=cmd_speed)
 
     p = sub.add_parser("matrix", help="list the matrix")
     p.add_argument("--full", action="store_true")

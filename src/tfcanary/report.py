@@ -10,8 +10,9 @@ files into DataFrames, :func:`matrix_rows` / :func:`claims_frame` /
 report opens from ``file://`` with no network).
 
 Speedups plug in through one DataFrame with the columns of
-:data:`SPEED_COLUMNS` (per environment and case: the graph/eager and
-XLA/eager ratios with their confidence intervals), given with ``--speedups
+:data:`SPEED_COLUMNS` (per environment and case: the eager/graph and
+eager/XLA time ratios, i.e. speedups, above 1 when the compiled mode is faster,
+with their confidence intervals), given with ``--speedups
 FILE`` (CSV or JSON records; ``results/speed/speedups.csv`` written by
 :func:`tfcanary.speed.write_csv` fits) or passed to :func:`write_matrix` /
 :func:`write_upgrade` as ``speedups=``.  Without it the reports say that no
@@ -240,7 +241,7 @@ def check_speedups(frame, where: str = "speedups"):
 
 
 def speedup_chart(speedups) -> Optional[str]:
-    """An inline SVG: per case, one bar per environment for graph/eager and XLA/eager.
+    """An inline SVG: per case, one bar per environment for the eager/graph and eager/XLA speedups.
 
     The x axis is logarithmic (a 2x speedup and a 2x slowdown are equally
     far from 1); whiskers are the confidence interval.  ``None`` when there
@@ -287,7 +288,7 @@ def speedup_chart(speedups) -> Optional[str]:
                 bars.append({"x0": x(1.0, panel), "x1": x(v, panel), "y": y, "h": bar_h - 2,
                              "lo": x(lo_v, panel), "hi": x(hi_v, panel),
                              "colour": palette[ei % len(palette)],
-                             "title": f"{case} in {env}: {metric}/eager {v:.2g}x "
+                             "title": f"{case} in {env}: eager/{metric} {v:.2g}x "
                                       f"[{lo_v:.2g}, {hi_v:.2g}]"})
     height = 30 + len(cases) * group_h + 40
     svg = _env("speedups.svg.html").render(
