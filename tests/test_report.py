@@ -149,7 +149,7 @@ def test_speedup_slot_says_so_without_data_and_draws_a_chart_with_it(small, tmp_
     assert 'id="no-speed"' not in html
     svg = html[html.index("<svg"):html.index("</svg>")]
     assert svg.count("<rect") == 2 * 3 + 2   # two ratios per measurement, plus a legend entry per env
-    assert "alpha in tf2.21: graph/eager 1.5x [1.4, 1.7]" in svg
+    assert "alpha in tf2.21: eager/graph 1.5x [1.4, 1.7]" in svg
     moves = report.speed_moves(speed, "tf2.15", "tf2.21")
     assert moves[["case", "metric", "direction"]].values.tolist() == [["alpha", "graph", "slower"]]
 

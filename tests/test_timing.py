@@ -239,10 +239,8 @@ def test_a_newer_speed_schema_is_refused(tmp_path):
 # ---------------------------------------------------------------- real TensorFlow
 
 @pytest.mark.e2e
-def test_timer_in_a_real_environment_records_ratios_and_mode_errors(tmp_path):
-    python = venv_python("tf2.15")
-    if not python.exists():
-        pytest.skip("tf2.15 is not built: run `nox -s tf2.15` first")
+def test_timer_in_a_real_environment_records_ratios_and_mode_errors(probed, tmp_path):
+    python = venv_python("tf2.15")   # built by the `probed` fixture
     out = tmp_path / "tf2.15.json"
     proc = subprocess.run(
         [str(python), str(ROOT / "src/tfcanary/_timer.py"), "--cases", str(ROOT / "workloads"),
