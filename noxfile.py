@@ -172,8 +172,10 @@ def speed(session: nox.Session) -> None:
     ap.add_argument("labels", nargs="*")
     ap.add_argument("--results-dir", default="results")
     ap.add_argument("--select", action="append", default=[])
-    for opt in ("--processes", "--repeats", "--target-ms", "--threads", "--timeout", "--pin-cpu"):
-        ap.add_argument(opt)
+    forwarded = ("processes", "repeats", "target_ms", "threads", "timeout", "pin_cpu",
+                 "target_hw", "max_processes", "budget_s")
+    for opt in forwarded:
+        ap.add_argument("--" + opt.replace("_", "-"))
     opts = ap.parse_args(session.posargs)
     out_dir = (ROOT / opts.results_dir / "speed").resolve()
     for entry in _labels(opts.labels):
@@ -183,7 +185,7 @@ def speed(session: nox.Session) -> None:
         args = [str(TIMER), "--cases", str(ROOT / "cases"), "--cases", str(ROOT / "workloads"),
                 "--label", entry.label, "--out", str(out_dir / f"{entry.label}.json"),
                 "--env-json", json.dumps(entry.to_dict())]
-        for opt in ("processes", "repeats", "target_ms", "threads", "timeout", "pin_cpu"):
+        for opt in forwarded:
             if getattr(opts, opt) is not None:
                 args += [f"--{opt.replace('_', '-')}", getattr(opts, opt)]
         for pattern in opts.select:

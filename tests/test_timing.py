@@ -81,6 +81,13 @@ def test_relative_half_width_and_run_to_run_difference():
     assert timing.relative_difference(4.0, 4.2) == pytest.approx(0.2 / 4.1)
 
 
+def test_needs_more_when_any_ratio_is_wider_than_the_target():
+    assert timing.needs_more({"ratio_graph_hw": 0.02, "ratio_xla_hw": 0.07}, 0.05)
+    assert not timing.needs_more({"ratio_graph_hw": 0.02, "ratio_xla_hw": 0.049}, 0.05)
+    assert not timing.needs_more({"ratio_graph_hw": None, "ratio_xla_hw": None}, 0.05)   # failed modes
+    assert not timing.needs_more(None, 0.05)
+
+
 def test_inner_loops_aim_at_the_target_sample_length():
     assert timing.inner_loops(1e-3, 8e-3) == 8
     assert timing.inner_loops(50e-3, 8e-3) == 1          # one call is longer than a sample
@@ -246,7 +253,7 @@ def test_timer_in_a_real_environment_records_ratios_and_mode_errors(probed, tmp_
         [str(python), str(ROOT / "src/tfcanary/_timer.py"), "--cases", str(ROOT / "workloads"),
          "--cases", str(RESOURCES / "corpus_speed"), "--select", "workload-dense-stack",
          "--select", "speed-*", "--label", "tf2.15", "--out", str(out),
-         "--processes", "2", "--repeats", "5"],
+         "--processes", "2", "--repeats", "5", "--max-processes", "2"],
         capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = speed.read(out)
@@ -264,3 +271,24 @@ def test_timer_in_a_real_environment_records_ratios_and_mode_errors(probed, tmp_
     raises = by_case["speed-eager-raises"]
     assert raises["status"] == "error" and raises["summary"] is None
     assert raises["errors"][0].startswith("eager: ValueError") and "always" in raises["errors"][0]
+
+
+@pytest.mark.e2e
+def test_cases_with_wide_intervals_get_more_processes_and_narrow_ones_do_not(probed, tmp_path):
+    python = venv_python("tf2.15")
+
+    def timed(target_hw):
+        out = tmp_path / f"hw{target_hw}.json"
+        proc = subprocess.run(
+            [str(python), str(ROOT / "src/tfcanary/_timer.py"), "--cases", str(ROOT / "workloads"),
+             "--select", "workload-dense-stack", "--label", "tf2.15", "--out", str(out),
+             "--processes", "1", "--repeats", "4", "--max-processes", "3", "--target-hw", str(target_hw)],
+            capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return speed.read(out)
+
+    unreachable = timed(0.0001)   # no CI is that narrow: every extra round allowed is taken
+    assert unreachable["results"][0]["summary"]["runs"] == 3
+    assert len(unreachable["timing"]["process_s"]) == 3
+    easy = timed(10.0)            # +-1000 %: the first process is enough
+    assert easy["results"][0]["summary"]["runs"] == 1

@@ -62,7 +62,8 @@ from tfcanary import timing  # noqa: E402
 SCHEMA_VERSION = 1
 KIND = "speed"
 CASE_STATUSES = ("ok", "partial", "error", "skip", "crash", "timeout")
-DEFAULTS = {"processes": 3, "repeats": 20, "target_ms": 8.0, "threads": 1, "pin_cpu": -1}
+DEFAULTS = {"processes": 3, "repeats": 20, "target_ms": 8.0, "threads": 1, "pin_cpu": -1,
+            "target_hw": 0.05, "max_processes": 8, "budget_s": 170.0}
 
 
 # ---------------------------------------------------------------- the worker
@@ -329,8 +330,16 @@ def run(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] =
         select: List[str] = (), processes: int = DEFAULTS["processes"],
         repeats: int = DEFAULTS["repeats"], target_ms: float = DEFAULTS["target_ms"],
         threads: int = DEFAULTS["threads"], cpu: Optional[int] = DEFAULTS["pin_cpu"],
-        cpu_only: bool = False, timeout: float = 120.0, startup_timeout: float = 300.0) -> Dict[str, Any]:
-    """Time the corpus in this interpreter's environment and write ``out``."""
+        cpu_only: bool = False, timeout: float = 120.0, startup_timeout: float = 300.0,
+        target_hw: float = DEFAULTS["target_hw"], max_processes: int = DEFAULTS["max_processes"],
+        budget_s: float = DEFAULTS["budget_s"]) -> Dict[str, Any]:
+    """Time the corpus in this interpreter's environment and write ``out``.
+
+    After ``processes`` fresh processes, the cases whose CI half-width is still
+    above ``target_hw`` get more processes, one round at a time, up to
+    ``max_processes`` in all and while the next round is expected to end
+    within ``budget_s`` of the start.
+    """
     t0 = time.perf_counter()
     corpus = _corpus.load(cases).select(list(select))
     todo = timed_cases(corpus)
@@ -340,33 +349,48 @@ def run(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] =
                 "sync": "last output of each sample copied to the host (.numpy())",
                 "order": "modes interleaved within each repeat, order rotated per repeat",
                 "ci": "two-stage (process, repeat) percentile bootstrap of the median, 95 %"}
-    per_process: List[Dict[int, Dict[str, Any]]] = []
+    settings.update(target_hw=target_hw, max_processes=max_processes, budget_s=budget_s)
+    records: Dict[str, List[Dict[str, Any]]] = {c.id: [] for c in todo}
     metas: List[Dict[str, Any]] = []
     process_s: List[float] = []
     loadavg: List[Any] = []   # 1/5/15-minute load after each process: was the machine busy?
-    for k in range(processes):
+    tail: List[str] = []
+    rounds = [items] * processes
+    k = 0
+    while k < len(rounds):
+        round_items = rounds[k]
         workdir = Path(tempfile.mkdtemp(prefix="tfcanary-timer-"))
         try:
             plan_path = workdir / "plan.json"
             plan_path.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases],
-                                             "items": items, "settings": settings}), encoding="utf-8")
+                                             "items": round_items, "settings": settings}), encoding="utf-8")
             t1 = time.perf_counter()
-            sup = TimerSupervisor(plan_path, len(items), workdir, timeout, startup_timeout)
-            sup.run(items)
+            sup = TimerSupervisor(plan_path, len(round_items), workdir, timeout, startup_timeout)
+            sup.run(round_items)
             process_s.append(round(time.perf_counter() - t1, 2))
             loadavg.append([round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None)
             tail = _probe._log_tail(sup.log_path)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        per_process.append(sup.outcomes)
+        for i, item in enumerate(round_items):
+            records[item[0]].append(sup.outcomes[i])
         if sup.meta is not None:
             metas.append(sup.meta)
-        print(f"{label}: process {k + 1}/{processes} timed {len(items)} cases in {process_s[-1]:.1f} s",
+        print(f"{label}: process {k + 1}/{len(rounds)} timed {len(round_items)} cases in {process_s[-1]:.1f} s",
               file=sys.stderr, flush=True)
+        k += 1
+        if k == len(rounds) and k < max_processes:
+            wide = [it for it in items
+                    if timing.needs_more(combine(records[it[0]], n_boot=500)["summary"], target_hw)]
+            # One more round costs about the TensorFlow import plus each case's share of a full round.
+            per_case = process_s[0] / max(1, len(items))
+            expected = (metas[0].get("import_s") or 10.0 if metas else 10.0) + per_case * len(wide)
+            if wide and time.perf_counter() - t0 + expected <= budget_s:
+                rounds.append(wide)
     entries = []
     described = {c.id: c.describe() for c in todo}
-    for i, c in enumerate(todo):
-        entry = combine([p[i] for p in per_process])
+    for c in todo:
+        entry = combine(records[c.id])
         entry.update(family=c.family, tags=list(c.tags))
         entries.append(entry)
     meta = dict((metas[0] if metas else {}).get("metadata") or {})
@@ -409,6 +433,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--no-pin", dest="pin_cpu", action="store_const", const=None,
                     help="leave the workers' CPU affinity alone")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per case and process")
+    ap.add_argument("--target-hw", type=float, default=DEFAULTS["target_hw"],
+                    help="CI half-width (0.05: +-5 %%) above which a case gets more processes")
+    ap.add_argument("--max-processes", type=int, default=DEFAULTS["max_processes"],
+                    help="most fresh processes per case, the extra rounds included")
+    ap.add_argument("--budget-s", type=float, default=DEFAULTS["budget_s"],
+                    help="start no extra round that would end later than this after the start")
     args = ap.parse_args(argv)
     if args.worker:
         return worker_main(args.plan, args.stream, args.start)
@@ -417,7 +447,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     doc = run(args.cases, args.label, args.out,
               env=json.loads(args.env_json) if args.env_json else None, select=args.select,
               processes=args.processes, repeats=args.repeats, target_ms=args.target_ms,
-              threads=args.threads, cpu=args.pin_cpu, cpu_only=args.cpu_only, timeout=args.timeout)
+              threads=args.threads, cpu=args.pin_cpu, cpu_only=args.cpu_only, timeout=args.timeout,
+              target_hw=args.target_hw, max_processes=args.max_processes, budget_s=args.budget_s)
     counts: Dict[str, int] = {}
     for e in doc["results"]:
         counts[e["status"]] = counts.get(e["status"], 0) + 1

@@ -110,6 +110,18 @@ def relative_half_width(estimate: float, lo: float, hi: float) -> float:
     return (hi - lo) / 2.0 / estimate if estimate else math.inf
 
 
+def needs_more(summary: Optional[Mapping[str, Any]], target_hw: float) -> bool:
+    """True when a ratio of ``summary`` has a CI half-width above ``target_hw``.
+
+    The timer gives such a case more fresh processes (see ``_timer.run``):
+    the CI narrows roughly as 1/sqrt(processes), since processes are the
+    outer stage of the bootstrap.
+    """
+    if not summary:
+        return False
+    return any((summary.get(f"ratio_{name}_hw") or 0.0) > target_hw for name in RATIOS)
+
+
 def relative_difference(a: float, b: float) -> float:
     """``|a - b|`` relative to their mean: how far two runs' ratios agree."""
     return abs(a - b) / ((a + b) / 2.0)
