@@ -7,7 +7,6 @@ import pytest
 
 from conftest import RESOURCES, ROOT, venv_python
 
-pytestmark = pytest.mark.e2e
 PROBE = ROOT / "src" / "tfcanary" / "_probe.py"
 
 
@@ -27,6 +26,7 @@ def _by_key(doc):
     return {(o["case"], o["variant"], o["mode"]): o for o in doc["outcomes"]}
 
 
+@pytest.mark.e2e
 def test_segfault_and_abort_are_crashes_with_the_signal(faults):
     o = _by_key(faults)
     seg = o[("fault-segfault", "broken", "script")]
@@ -35,11 +35,13 @@ def test_segfault_and_abort_are_crashes_with_the_signal(faults):
     assert abort["status"] == "crash" and "SIGABRT" in abort["reason"]
 
 
+@pytest.mark.e2e
 def test_a_hang_is_a_timeout(faults):
     hang = _by_key(faults)[("fault-hang", "broken", "script")]
     assert hang["status"] == "timeout" and "8 s" in hang["reason"]
 
 
+@pytest.mark.e2e
 def test_cases_after_the_faults_still_run(faults):
     o = _by_key(faults)
     assert o[("fault-after", "broken", "eager")]["status"] == "ok"
@@ -47,6 +49,7 @@ def test_cases_after_the_faults_still_run(faults):
     assert faults["timing"]["worker_restarts"] == 3
 
 
+@pytest.mark.e2e
 def test_a_wrong_return_type_is_a_corpus_error_naming_file_and_line(faults):
     errs = faults["corpus_errors"]
     assert len(errs) == 1
@@ -55,6 +58,7 @@ def test_a_wrong_return_type_is_a_corpus_error_naming_file_and_line(faults):
     assert _by_key(faults)[("fault-wrong-return", "broken", "eager")]["status"] == "skip"
 
 
+@pytest.mark.e2e
 def test_errors_carry_class_fingerprint_and_the_users_frame(faults):
     o = _by_key(faults)[("small-python-if", "broken", "graph-noautograph")]
     assert o["status"] == "error"
@@ -63,7 +67,25 @@ def test_errors_carry_class_fingerprint_and_the_users_frame(faults):
     assert o["frame"].startswith("small.py:") and o["frame"].endswith(" in call")
 
 
+@pytest.mark.e2e
 def test_tensorflow_log_noise_stays_out_of_results(faults):
     text = json.dumps(faults["outcomes"])
     for noise in ("oneDNN", "I0000 ", "cpu_feature_guard", "W0000 "):
         assert noise not in text
+
+
+def test_an_environment_without_tensorflow_is_probe_failed_with_the_reason(tmp_path):
+    """This interpreter has no TensorFlow: the worker cannot start, and the results say so."""
+    import sys
+
+    out = tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, str(PROBE), "--cases", str(RESOURCES / "corpus_small"), "--label", "tf2.15",
+         "--out", str(out), "--startup-timeout", "60"],
+        capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "probe-failed"
+    assert "No module named 'tensorflow'" in doc["message"]
+    assert {o["status"] for o in doc["outcomes"]} == {"crash"}
+    assert all("worker could not start" in o["reason"] for o in doc["outcomes"])
