@@ -258,6 +258,14 @@ def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]]
     return doc
 
 
+def status_counts(records: List[Dict[str, Any]]) -> str:
+    """``error=3 ok=12``: how many records have each status, for a closing line."""
+    counts: Dict[str, int] = {}
+    for r in records:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", action="append", required=True, help="case folder or file (repeatable)")
@@ -273,12 +281,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 env=json.loads(args.env_json) if args.env_json else None,
                 install=json.loads(args.install_json) if args.install_json else None,
                 select=args.select, timeout=args.timeout, startup_timeout=args.startup_timeout)
-    counts: Dict[str, int] = {}
-    for o in doc["outcomes"]:
-        counts[o["status"]] = counts.get(o["status"], 0) + 1
-    print(f"{args.label}: {len(doc['outcomes'])} outcomes "
-          + " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-          + f"; {len(doc['corpus_errors'])} corpus errors; wrote {args.out}")
+    print(f"{args.label}: {len(doc['outcomes'])} outcomes {status_counts(doc['outcomes'])}"
+          f"; {len(doc['corpus_errors'])} corpus errors; wrote {args.out}")
     return 0 if doc["status"] == "ok" else 1
 
 

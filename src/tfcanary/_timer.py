@@ -449,12 +449,8 @@ def main(argv: Optional[List[str]] = None) -> int:
               processes=args.processes, repeats=args.repeats, target_ms=args.target_ms,
               threads=args.threads, cpu=args.pin_cpu, cpu_only=args.cpu_only, timeout=args.timeout,
               target_hw=args.target_hw, max_processes=args.max_processes, budget_s=args.budget_s)
-    counts: Dict[str, int] = {}
-    for e in doc["results"]:
-        counts[e["status"]] = counts.get(e["status"], 0) + 1
-    print(f"{args.label}: timed {len(doc['results'])} cases "
-          + " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-          + f" in {doc['timing']['total_s']:.0f} s on {doc['metadata'].get('device_name')}; wrote {args.out}")
+    print(f"{args.label}: timed {len(doc['results'])} cases {_probe.status_counts(doc['results'])}"
+          f" in {doc['timing']['total_s']:.0f} s on {doc['metadata'].get('device_name')}; wrote {args.out}")
     return 0 if doc["status"] == "ok" else 1
 
 
