@@ -57,3 +57,9 @@ def test_unknown_label_says_what_was_expected_and_suggests():
 
 def test_order_is_version_order():
     assert matrix.order(["tf2.21", "nightly", "tf2.12", "tf2.16"]) == ["tf2.12", "tf2.16", "tf2.21", "nightly"]
+
+
+def test_order_sorts_items_by_their_label():
+    docs = [{"label": "nightly"}, {"label": "tf2.16"}, {"label": "custom"}, {"label": "tf2.12"}]
+    ordered = matrix.order(docs, key=lambda d: d["label"])
+    assert [d["label"] for d in ordered] == ["tf2.12", "tf2.16", "nightly", "custom"]

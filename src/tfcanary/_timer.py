@@ -55,6 +55,7 @@ def _bootstrap() -> None:
 _bootstrap()
 
 from tfcanary import _probe  # noqa: E402
+from tfcanary._worker import _emit  # noqa: E402
 from tfcanary import corpus as _corpus  # noqa: E402
 from tfcanary import results as _results  # noqa: E402
 from tfcanary import timing  # noqa: E402
@@ -277,11 +278,6 @@ def _device_name(meta: Dict[str, Any], device: str) -> str:
         gpus = [d for d in meta["devices"] if d.get("type") == "GPU"]
         return f"{device} {gpus[0].get('description') or gpus[0]['name']}" if gpus else device
     return f"{device} {meta.get('cpu') or ''}".strip()
-
-
-def _emit(stream: Any, event: Dict[str, Any]) -> None:
-    stream.write(json.dumps(event) + "\n")
-    stream.flush()
 
 
 # ---------------------------------------------------------------- the driver

@@ -27,7 +27,9 @@ import datetime as _dt
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_PYTHON = "3.11"
 
@@ -164,10 +166,13 @@ def get(label: str) -> Entry:
             f"{', '.join(by_label())}). Received: {label!r}.{hint}") from None
 
 
-def order(labels: Sequence[str]) -> List[str]:
-    """``labels`` in matrix (version) order; unknown labels last, by name."""
+def order(items: Sequence[T], key: Optional[Callable[[T], str]] = None) -> List[T]:
+    """``items`` in matrix (version) order of their labels (``key`` gives an
+    item's label; the items are labels when it is None); unknown labels last,
+    by name."""
     rank = {e.label: i for i, e in enumerate(ENTRIES)}
-    return sorted(labels, key=lambda l: (rank.get(l, len(rank)), l))
+    label = key or (lambda item: item)
+    return sorted(items, key=lambda item: (rank.get(label(item), len(rank)), label(item)))
 
 
 def read_pins(path: os.PathLike) -> Dict[str, str]:

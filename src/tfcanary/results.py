@@ -28,7 +28,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "install-failed", "probe-failed")
@@ -76,25 +76,36 @@ def write(path: os.PathLike, doc: Dict[str, Any]) -> None:
     write_json_atomic(path, doc)
 
 
-def read(path: os.PathLike) -> Dict[str, Any]:
-    """Read a results file, migrating older schemas; refuse newer ones."""
+def read(path: os.PathLike, kind: Optional[str] = None,
+         version: int = SCHEMA_VERSION) -> Dict[str, Any]:
+    """Read a results file, refusing a schema newer than ``version``.
+
+    ``kind`` names the kind of file expected (``"speed"`` for the timer's),
+    which the document must declare; outcome files declare none and are
+    migrated from older schemas.
+    """
     path = Path(path)
+    what = f"{kind} results file" if kind else "results file"
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not a results file (invalid JSON at line {exc.lineno}: {exc.msg})") from None
+        raise ResultsError(f"{path}: not a {what} (invalid JSON at line {exc.lineno}: {exc.msg})") from None
     if not isinstance(doc, dict) or "schema" not in doc:
-        raise ResultsError(f"{path}: not a results file (no 'schema' field)")
+        raise ResultsError(f"{path}: not a {what} (no 'schema' field)")
+    if kind is not None and doc.get("kind") != kind:
+        raise ResultsError(f"{path}: expected a {what} (\"kind\": \"{kind}\"). "
+                           f"Received: kind={doc.get('kind')!r}")
     schema = doc["schema"]
     if not isinstance(schema, int) or schema < 1:
         raise ResultsError(f"{path}: expected an integer schema >= 1. Received: schema={schema!r}")
-    if schema > SCHEMA_VERSION:
+    if schema > version:
         raise ResultsError(
-            f"{path}: written by a newer tfcanary (results schema {schema}); this one reads "
-            f"schema {SCHEMA_VERSION} and older. Upgrade tfcanary to read it.")
-    while doc["schema"] < SCHEMA_VERSION:
-        doc = _MIGRATIONS[doc["schema"]](doc)
+            f"{path}: written by a newer tfcanary ({what} schema {schema}); this one reads "
+            f"schema {version} and older. Upgrade tfcanary to read it.")
+    if kind is None:
+        while doc["schema"] < SCHEMA_VERSION:
+            doc = _MIGRATIONS[doc["schema"]](doc)
     return doc
 
 

@@ -13,7 +13,6 @@ only by :func:`load_speed`; the rest is standard library.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
@@ -34,27 +33,12 @@ COLUMNS = [
 
 def read(path: os.PathLike) -> Dict[str, Any]:
     """A speed results file; a newer schema is refused, as for outcomes files."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise results.ResultsError(f"{path}: not a speed results file ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("kind") != "speed":
-        raise results.ResultsError(f"{path}: expected a speed results file (\"kind\": \"speed\"). "
-                                   f"Received: kind={doc.get('kind') if isinstance(doc, dict) else None!r}")
-    schema = doc.get("schema")
-    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
-        raise results.ResultsError(
-            f"{path}: speed results schema {schema!r}; this tfcanary reads schema "
-            f"{SCHEMA_VERSION} and older. Upgrade tfcanary to read it.")
-    return doc
+    return results.read(path, kind="speed", version=SCHEMA_VERSION)
 
 
 def read_all(paths: Sequence[os.PathLike]) -> List[Dict[str, Any]]:
     """Every speed file under ``paths``, in matrix order."""
-    docs = [read(p) for p in results.find(list(paths))]
-    rank = {label: i for i, label in enumerate(matrix.order([d["label"] for d in docs]))}
-    return sorted(docs, key=lambda d: rank[d["label"]])
+    return matrix.order([read(p) for p in results.find(list(paths))], key=lambda d: d["label"])
 
 
 def rows(doc: Dict[str, Any]) -> Iterable[Dict[str, Any]]:

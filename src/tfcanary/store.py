@@ -30,9 +30,7 @@ ENV_COLUMNS = [
 def read_all(paths: Sequence[os.PathLike]) -> List[Dict[str, Any]]:
     """Every results document under ``paths``, in matrix order."""
     docs = [results.read(p) for p in results.find(list(paths))]
-    docs = [d for d in docs if "label" in d]
-    order = {label: i for i, label in enumerate(matrix.order([d["label"] for d in docs]))}
-    return sorted(docs, key=lambda d: order[d["label"]])
+    return matrix.order([d for d in docs if "label" in d], key=lambda d: d["label"])
 
 
 def _frame(rows: Iterable[Dict[str, Any]], columns: List[str]):
