@@ -62,7 +62,6 @@ from tfcanary import timing  # noqa: E402
 
 SCHEMA_VERSION = 1
 KIND = "speed"
-CASE_STATUSES = ("ok", "partial", "error", "skip", "crash", "timeout")
 DEFAULTS = {"processes": 3, "repeats": 20, "target_ms": 8.0, "threads": 1, "pin_cpu": -1,
             "target_hw": 0.05, "max_processes": 8, "budget_s": 170.0}
 

@@ -40,7 +40,6 @@ VARIANTS = ("broken", "fixed")
 LAYER_MODES = ("eager", "graph", "graph-noautograph", "xla", "symbolic", "fit", "saved")
 SCRIPT_MODES = ("script",)
 MODES = LAYER_MODES + SCRIPT_MODES
-KINDS = ("layer", "script")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 

@@ -42,7 +42,6 @@ CHANGES: Dict[str, tuple] = {
     "unchanged": ("none", "same outcome (same status, class and fingerprint)"),
 }
 RISKS = ["high", "low", "info", "none"]
-FAILING = ("error", "crash", "timeout")
 
 _CARRIED = ["status", "exc_type", "short_type", "message", "normalized", "fingerprint", "frame",
             "reason", "tensorflow", "keras", "python"]

@@ -27,10 +27,6 @@ from .matrix import Entry
 MARKER = "tfcanary-install.json"
 
 
-class InterpreterNotFound(Exception):
-    pass
-
-
 def find_interpreter(version: str) -> Optional[str]:
     """A working ``pythonX.Y`` on this machine, or None.
 

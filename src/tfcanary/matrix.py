@@ -61,11 +61,6 @@ class Entry:
         day = _dt.date.fromisoformat(self.released) + _dt.timedelta(days=1)
         return day.isoformat()
 
-    @property
-    def session(self) -> str:
-        """The nox session name (nox session names are the labels themselves)."""
-        return self.label
-
     def requirements(self, gpu: bool = False, pins: Optional[Dict[str, str]] = None) -> List[str]:
         """What ``uv pip install`` gets for this entry.
 
