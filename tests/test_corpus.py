@@ -94,3 +94,17 @@ def test_a_variant_defined_twice_is_a_definition_error():
         @case.broken
         def _(tf, keras):
             pass
+
+
+def test_url_and_fidelity_are_checked_and_recorded():
+    with pytest.raises(CaseDefinitionError, match=r"expected url='https://...'. Received: url='http://x'"):
+        layer_case("bad-url", family="f", url="http://x")
+    with pytest.raises(CaseDefinitionError, match=r"Received: fidelity='copied'"):
+        layer_case("bad-fidelity", family="f", url="https://x", fidelity="copied")
+    case = layer_case("cited", family="f", url="https://github.com/keras-team/keras/issues/1",
+                      fidelity="adapted", claim=Claim("ValueError", versions="Keras 3.0.5"))
+    d = case.describe()
+    assert d["url"] == "https://github.com/keras-team/keras/issues/1"
+    assert d["fidelity"] == "adapted"
+    assert d["claim"]["versions"] == "Keras 3.0.5"
+    assert Claim.from_dict({"error": "TypeError", "message": "", "where": ""}).versions == ""

@@ -43,6 +43,11 @@ MODES = LAYER_MODES + SCRIPT_MODES
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
+# How close a case is to the report it comes from: the report's own code (at most
+# data or sizes changed), trimmed or made self-contained, or written from the
+# description and the message.
+FIDELITIES = ("verbatim", "adapted", "reconstructed")
+
 
 class CaseDefinitionError(Exception):
     """A case is declared wrongly. Carries the file and line of the declaration."""
@@ -64,12 +69,15 @@ class Claim:
     ``error`` is the exception class name the source names (``"TypeError"``,
     ``"InvalidArgumentError"``) or ``None`` when the source claims no error;
     ``message`` a fragment of the claimed message, matched case-insensitively;
-    ``where`` when the source says it happens, in its words.
+    ``where`` when the source says it happens, in its words; ``versions`` the
+    TensorFlow/Keras versions the source reports it on, in its words
+    (``"TF 2.15, Keras 2.15"``).
     """
 
     error: Optional[str]
     message: str = ""
     where: str = ""
+    versions: str = ""
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -139,6 +147,8 @@ class Case:
     doc: str
     file: str
     line: int
+    url: str = ""
+    fidelity: str = ""
     variants: Dict[str, Variant] = dataclasses.field(default_factory=dict)
 
     @property
@@ -182,6 +192,8 @@ class Case:
             "family": self.family,
             "kind": self.kind,
             "source": self.source,
+            "url": self.url,
+            "fidelity": self.fidelity,
             "claim": None if self.claim is None else self.claim.to_dict(),
             "tags": list(self.tags),
             "doc": self.doc,
@@ -198,7 +210,7 @@ _collector: List[Case] = []
 
 
 def _declare(kind: str, id: str, family: str, source: str, claim: Optional[Claim],
-             tags: Tuple[str, ...], doc: str) -> Case:
+             tags: Tuple[str, ...], doc: str, url: str = "", fidelity: str = "") -> Case:
     frame = sys._getframe(2)
     file, line = frame.f_code.co_filename, frame.f_lineno
     if not isinstance(id, str) or not _ID_RE.match(id):
@@ -212,19 +224,33 @@ def _declare(kind: str, id: str, family: str, source: str, claim: Optional[Claim
         raise CaseDefinitionError(
             f"case {id!r}: expected claim=Claim(...) or None. Received: {type(claim).__name__}",
             file, line)
+    if url and not (isinstance(url, str) and url.startswith("https://")):
+        raise CaseDefinitionError(f"case {id!r}: expected url='https://...'. Received: url={url!r}",
+                                  file, line)
+    if fidelity and fidelity not in FIDELITIES:
+        raise CaseDefinitionError(
+            f"case {id!r}: expected fidelity to be one of {list(FIDELITIES)}. "
+            f"Received: fidelity={fidelity!r}", file, line)
     case = Case(id=id, family=family, kind=kind, source=source or "", claim=claim,
-                tags=tuple(tags), doc=doc.strip(), file=file, line=line)
+                tags=tuple(tags), doc=doc.strip(), file=file, line=line,
+                url=url or "", fidelity=fidelity or "")
     _collector.append(case)
     return case
 
 
 def layer_case(id: str, *, family: str, source: str = "", claim: Optional[Claim] = None,
-               tags: Tuple[str, ...] = (), doc: str = "") -> Case:
-    """Declare a layer case: its variants return :class:`Built`."""
-    return _declare("layer", id, family, source, claim, tags, doc)
+               tags: Tuple[str, ...] = (), doc: str = "", url: str = "",
+               fidelity: str = "") -> Case:
+    """Declare a layer case: its variants return :class:`Built`.
+
+    ``url`` cites the source (https); ``fidelity`` says how close the case is to
+    it: one of :data:`FIDELITIES`.
+    """
+    return _declare("layer", id, family, source, claim, tags, doc, url, fidelity)
 
 
 def script_case(id: str, *, family: str, source: str = "", claim: Optional[Claim] = None,
-                tags: Tuple[str, ...] = (), doc: str = "") -> Case:
+                tags: Tuple[str, ...] = (), doc: str = "", url: str = "",
+                fidelity: str = "") -> Case:
     """Declare a script case: its variants run as a whole and fail by raising."""
-    return _declare("script", id, family, source, claim, tags, doc)
+    return _declare("script", id, family, source, claim, tags, doc, url, fidelity)
