@@ -25,6 +25,45 @@ from typing import Dict, List, Optional, Sequence
 from .matrix import Entry
 
 MARKER = "tfcanary-install.json"
+CACHE_ENV_VAR = "TFCANARY_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where environments built outside nox live (``tfcanary run``, ``tfcanary bisect``).
+
+    ``$TFCANARY_CACHE`` when set, else ``$XDG_CACHE_HOME/tfcanary`` (``~/.cache/tfcanary``).
+    Each environment is a folder below ``envs/``; deleting it frees the space.
+    """
+    explicit = os.environ.get(CACHE_ENV_VAR)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser().resolve() / "tfcanary"
+
+
+def venv_python(venv: os.PathLike) -> Path:
+    """The interpreter of a virtual environment."""
+    return Path(venv) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def make_venv(venv: os.PathLike, python_version: str) -> Path:
+    """Create ``venv`` with uv for ``python_version`` unless it exists; return its interpreter.
+
+    The interpreter is discovered (:func:`find_interpreter`); a missing one is a
+    :class:`FileNotFoundError` that names the version.
+    """
+    python = venv_python(venv)
+    if python.exists():
+        return python
+    interpreter = find_interpreter(python_version)
+    if interpreter is None:
+        raise FileNotFoundError(f"Python interpreter {python_version} not found: install it "
+                                f"or put python{python_version} on PATH.")
+    proc = subprocess.run([uv_binary(), "venv", "--quiet", "--python", interpreter, str(venv)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise OSError(f"uv venv {venv} failed: {(proc.stderr or proc.stdout).strip()}")
+    return python
 
 
 def find_interpreter(version: str) -> Optional[str]:
@@ -110,7 +149,7 @@ def install(entry: Entry, venv: os.PathLike, gpu: bool = False,
     ``tensorflow`` and ``tensorflow-cpu`` write the same files.
     """
     venv = Path(venv)
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    python = venv_python(venv)
     reqs = entry.requirements(gpu=gpu, pins=pins)
     spec = install_spec(entry, reqs)
     marker = venv / MARKER
