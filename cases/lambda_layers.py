@@ -9,11 +9,33 @@ Fixed variants follow the fix the report, the maintainers or the error message
 give.
 """
 
+import contextlib
+import os
+import shutil
+import tempfile
+
 import numpy as np
 
 from tfcanary.case import Built, Claim, layer_case, script_case
 
 _FAMILY = "lambda-layers"
+
+
+@contextlib.contextmanager
+def _scratch_dir():
+    """Write the case's files in a fresh temporary directory, removed after.
+
+    The worker runs every item in the probe's own working directory, so a
+    case that saves files changes into a directory of its own and back.
+    """
+    previous = os.getcwd()
+    path = tempfile.mkdtemp(prefix="tfcanary-case-")
+    os.chdir(path)
+    try:
+        yield path
+    finally:
+        os.chdir(previous)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _ops(keras):
@@ -219,19 +241,21 @@ def _params(fn):
 
 @slice_loop.broken
 def _(tf, keras):
-    sz = 2
-    input_x = keras.Input(shape=(sz, 1))
-    sliced_x = [keras.layers.Lambda(lambda x: x[:, j])(input_x) for j in range(sz)]
-    _slices_roundtrip(keras, input_x, sliced_x)
+    with _scratch_dir():
+        sz = 2
+        input_x = keras.Input(shape=(sz, 1))
+        sliced_x = [keras.layers.Lambda(lambda x: x[:, j])(input_x) for j in range(sz)]
+        _slices_roundtrip(keras, input_x, sliced_x)
 
 
 @slice_loop.fixed
 def _(tf, keras):
-    sz = 2
-    input_x = keras.Input(shape=(sz, 1))
-    sliced_x = [keras.layers.Lambda(lambda x, i: x[:, i], arguments={"i": j})(input_x)
-                for j in range(sz)]
-    _slices_roundtrip(keras, input_x, sliced_x)
+    with _scratch_dir():
+        sz = 2
+        input_x = keras.Input(shape=(sz, 1))
+        sliced_x = [keras.layers.Lambda(lambda x, i: x[:, i], arguments={"i": j})(input_x)
+                    for j in range(sz)]
+        _slices_roundtrip(keras, input_x, sliced_x)
 
 
 # --------------------------------------------------------------- saving and loading
@@ -269,11 +293,12 @@ def _(tf, keras):
 
 @from_json_safe_mode.fixed
 def _(tf, keras):
-    model = _lambda_dense_model(keras)
-    model.save("lambda_model.keras")
-    restored = keras.models.load_model("lambda_model.keras", safe_mode=False)
-    out = np.asarray(restored(np.ones((2, 1), "float32")))
-    assert np.allclose(out, 2.0), out
+    with _scratch_dir():
+        model = _lambda_dense_model(keras)
+        model.save("lambda_model.keras")
+        restored = keras.models.load_model("lambda_model.keras", safe_mode=False)
+        out = np.asarray(restored(np.ones((2, 1), "float32")))
+        assert np.allclose(out, 2.0), out
 
 
 closure_h5 = script_case(
@@ -324,21 +349,23 @@ def _h5_roundtrip(keras, model, **load_kw):
 
 @closure_h5.broken
 def _(tf, keras):
-    def dummy_nn(padding_size=1):
-        def dummy_padding(x, padding_size):
-            return tf.pad(x, [[0, 0], [padding_size, padding_size],
-                              [padding_size, padding_size], [0, 0]], mode="SYMMETRIC")
+    with _scratch_dir():
+        def dummy_nn(padding_size=1):
+            def dummy_padding(x, padding_size):
+                return tf.pad(x, [[0, 0], [padding_size, padding_size],
+                                  [padding_size, padding_size], [0, 0]], mode="SYMMETRIC")
 
-        return _padding_model(keras, keras.layers.Lambda(lambda x: dummy_padding(x, padding_size)))
+            return _padding_model(keras, keras.layers.Lambda(lambda x: dummy_padding(x, padding_size)))
 
-    _h5_roundtrip(keras, dummy_nn())
+        _h5_roundtrip(keras, dummy_nn())
 
 
 @closure_h5.fixed
 def _(tf, keras):
-    layer = keras.layers.Lambda(_symmetric_pad, arguments={"padding_size": 1})
-    _h5_roundtrip(keras, _padding_model(keras, layer),
-                  custom_objects={"_symmetric_pad": _symmetric_pad})
+    with _scratch_dir():
+        layer = keras.layers.Lambda(_symmetric_pad, arguments={"padding_size": 1})
+        _h5_roundtrip(keras, _padding_model(keras, layer),
+                      custom_objects={"_symmetric_pad": _symmetric_pad})
 
 
 global_in_lambda = script_case(
@@ -382,12 +409,14 @@ def _reload(keras, **kw):
 
 @global_in_lambda.broken
 def _(tf, keras):
-    _reload(keras)
+    with _scratch_dir():
+        _reload(keras)
 
 
 @global_in_lambda.fixed
 def _(tf, keras):
-    _reload(keras, custom_objects={"size_of_something": 10.0})
+    with _scratch_dir():
+        _reload(keras, custom_objects={"size_of_something": 10.0})
 
 
 multi_output = script_case(

@@ -5,19 +5,39 @@ A custom layer or model is rebuilt on load from ``get_config()`` through
 ``register_keras_serializable`` registry.  Keras 3 saves only ``.keras`` and
 ``.h5``: a TensorFlow SavedModel is written with ``model.export`` or
 ``tf.saved_model.save`` and read back with ``tf.saved_model.load`` or
-``keras.layers.TFSMLayer``.  Files are written in the working directory (the
-probe gives each item a fresh one).  Fixed variants follow the fix the report,
-the maintainers or the guide give.
+``keras.layers.TFSMLayer``.  Cases write their files in a temporary directory
+of their own.  Fixed variants follow the fix the report, the maintainers or the
+guide give.
 """
 
 import contextlib
 import inspect
+import os
+import shutil
+import tempfile
 
 import numpy as np
 
 from tfcanary.case import Built, Claim, layer_case, script_case
 
 _FAMILY = "serialization"
+
+
+@contextlib.contextmanager
+def _scratch_dir():
+    """Write the case's files in a fresh temporary directory, removed after.
+
+    The worker runs every item in the probe's own working directory, so a
+    case that saves files changes into a directory of its own and back.
+    """
+    previous = os.getcwd()
+    path = tempfile.mkdtemp(prefix="tfcanary-case-")
+    os.chdir(path)
+    try:
+        yield path
+    finally:
+        os.chdir(previous)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -42,12 +62,6 @@ def _saving(keras):
     return keras.utils
 
 
-def _xy():
-    x = np.linspace(-1, 1, 16, dtype="float32").reshape(4, 4)
-    y = np.linspace(0, 1, 4, dtype="float32").reshape(4, 1)
-    return x, y
-
-
 # --------------------------------------------------------------- file formats
 
 bilstm = script_case(
@@ -68,11 +82,12 @@ bilstm = script_case(
 
 @bilstm.broken
 def _(tf, keras):
-    inputs = [keras.layers.Input(shape=(17, 4))]
-    layer = keras.layers.Bidirectional(keras.layers.LSTM(units=4), merge_mode="concat")(inputs[0])
-    model = keras.models.Model(inputs=inputs, outputs=[layer])
-    model.save("model.keras")
-    keras.models.load_model("model.keras")
+    with _scratch_dir():
+        inputs = [keras.layers.Input(shape=(17, 4))]
+        layer = keras.layers.Bidirectional(keras.layers.LSTM(units=4), merge_mode="concat")(inputs[0])
+        model = keras.models.Model(inputs=inputs, outputs=[layer])
+        model.save("model.keras")
+        keras.models.load_model("model.keras")
 
 
 savedmodel_dir = script_case(
@@ -100,20 +115,22 @@ def _small_model(keras):
 
 @savedmodel_dir.broken
 def _(tf, keras):
-    model = _small_model(keras)
-    tf.saved_model.save(model, "my_model")
-    loaded = keras.models.load_model("my_model")
-    out = np.asarray(loaded(np.ones((2, 4), "float32")))
-    assert np.allclose(out, 4.0), out
+    with _scratch_dir():
+        model = _small_model(keras)
+        tf.saved_model.save(model, "my_model")
+        loaded = keras.models.load_model("my_model")
+        out = np.asarray(loaded(np.ones((2, 4), "float32")))
+        assert np.allclose(out, 4.0), out
 
 
 @savedmodel_dir.fixed
 def _(tf, keras):
-    model = _small_model(keras)
-    model.save("my_model.keras")
-    loaded = keras.models.load_model("my_model.keras")
-    out = np.asarray(loaded(np.ones((2, 4), "float32")))
-    assert np.allclose(out, 4.0), out
+    with _scratch_dir():
+        model = _small_model(keras)
+        model.save("my_model.keras")
+        loaded = keras.models.load_model("my_model.keras")
+        out = np.asarray(loaded(np.ones((2, 4), "float32")))
+        assert np.allclose(out, 4.0), out
 
 
 save_format_tf = script_case(
@@ -134,21 +151,23 @@ save_format_tf = script_case(
 
 @save_format_tf.broken
 def _(tf, keras):
-    model = _small_model(keras)
-    model.save("model_folder", save_format="tf")
-    restored = tf.saved_model.load("model_folder")
-    out = np.asarray(restored(tf.ones((2, 4))))
-    assert np.allclose(out, 4.0), out
+    with _scratch_dir():
+        model = _small_model(keras)
+        model.save("model_folder", save_format="tf")
+        restored = tf.saved_model.load("model_folder")
+        out = np.asarray(restored(tf.ones((2, 4))))
+        assert np.allclose(out, 4.0), out
 
 
 @save_format_tf.fixed
 def _(tf, keras):
-    model = _small_model(keras)
-    tf.saved_model.save(model, "model_folder")
-    restored = tf.saved_model.load("model_folder")
-    fn = restored.signatures["serving_default"]
-    out = list(fn(tf.ones((2, 4))).values())[0]
-    assert np.allclose(np.asarray(out), 4.0), out
+    with _scratch_dir():
+        model = _small_model(keras)
+        tf.saved_model.save(model, "model_folder")
+        restored = tf.saved_model.load("model_folder")
+        fn = restored.signatures["serving_default"]
+        out = list(fn(tf.ones((2, 4))).values())[0]
+        assert np.allclose(np.asarray(out), 4.0), out
 
 
 tflite_export = script_case(
@@ -188,19 +207,21 @@ def _convert(tf):
 
 @tflite_export.broken
 def _(tf, keras):
-    test_model = _classifier(keras)
-    tf.saved_model.save(test_model, "test")
-    _convert(tf)
+    with _scratch_dir():
+        test_model = _classifier(keras)
+        tf.saved_model.save(test_model, "test")
+        _convert(tf)
 
 
 @tflite_export.fixed
 def _(tf, keras):
-    test_model = _classifier(keras)
-    if "format" in inspect.signature(test_model.export).parameters:
-        test_model.export("test", "tf_saved_model")
-    else:
-        test_model.export("test")
-    _convert(tf)
+    with _scratch_dir():
+        test_model = _classifier(keras)
+        if "format" in inspect.signature(test_model.export).parameters:
+            test_model.export("test", "tf_saved_model")
+        else:
+            test_model.export("test")
+        _convert(tf)
 
 
 # --------------------------------------------------------------- get_config / from_config
@@ -348,18 +369,19 @@ register_subclass = script_case(
 
 @register_subclass.broken
 def _(tf, keras):
-    with _registered(keras):
-        @_saving(keras).register_keras_serializable("my_package")
-        class MyDense(keras.layers.Dense):
-            def __init__(self, units, **kwargs):
-                super().__init__(units, **kwargs)
+    with _scratch_dir():
+        with _registered(keras):
+            @_saving(keras).register_keras_serializable("my_package")
+            class MyDense(keras.layers.Dense):
+                def __init__(self, units, **kwargs):
+                    super().__init__(units, **kwargs)
 
-        layer = keras.layers.deserialize(keras.layers.serialize(MyDense(2)))
-        assert type(layer).__name__ == "MyDense", type(layer)
-        model = keras.Sequential([keras.Input(shape=(3,)), MyDense(2, kernel_initializer="ones")])
-        model.save("my_dense.keras")
-        loaded = keras.models.load_model("my_dense.keras")
-        assert type(loaded.layers[-1]).__name__ == "MyDense", type(loaded.layers[-1])
+            layer = keras.layers.deserialize(keras.layers.serialize(MyDense(2)))
+            assert type(layer).__name__ == "MyDense", type(layer)
+            model = keras.Sequential([keras.Input(shape=(3,)), MyDense(2, kernel_initializer="ones")])
+            model.save("my_dense.keras")
+            loaded = keras.models.load_model("my_dense.keras")
+            assert type(loaded.layers[-1]).__name__ == "MyDense", type(loaded.layers[-1])
 
 
 custom_loss = script_case(
@@ -399,14 +421,16 @@ def _fit_and_save(tf, keras):
 
 @custom_loss.broken
 def _(tf, keras):
-    _fit_and_save(tf, keras)
-    keras.models.load_model("mo.h5")
+    with _scratch_dir():
+        _fit_and_save(tf, keras)
+        keras.models.load_model("mo.h5")
 
 
 @custom_loss.fixed
 def _(tf, keras):
-    Loss = _fit_and_save(tf, keras)
-    keras.models.load_model("mo.h5", custom_objects={"Loss": Loss})
+    with _scratch_dir():
+        Loss = _fit_and_save(tf, keras)
+        keras.models.load_model("mo.h5", custom_objects={"Loss": Loss})
 
 
 unregistered_model = script_case(
@@ -460,11 +484,13 @@ def _save_load_dummy(keras, cls):
 
 @unregistered_model.broken
 def _(tf, keras):
-    _save_load_dummy(keras, _dummy_model_class(keras))
+    with _scratch_dir():
+        _save_load_dummy(keras, _dummy_model_class(keras))
 
 
 @unregistered_model.fixed
 def _(tf, keras):
-    with _registered(keras):
-        cls = _saving(keras).register_keras_serializable()(_dummy_model_class(keras))
-        _save_load_dummy(keras, cls)
+    with _scratch_dir():
+        with _registered(keras):
+            cls = _saving(keras).register_keras_serializable()(_dummy_model_class(keras))
+            _save_load_dummy(keras, cls)
