@@ -38,6 +38,10 @@ def _scratch_dir():
         shutil.rmtree(path, ignore_errors=True)
 
 
+_SAVED_ADDRESS = ("Keras 3.15's reload error prints the shared dtype policy's shared_object_id, "
+                  "an object address, so its fingerprint changes from run to run")
+
+
 def _ops(keras):
     """keras.ops on Keras 3; the Keras 2 backend module otherwise."""
     return getattr(keras, "ops", None) or keras.backend
@@ -175,7 +179,8 @@ lambda_variable = layer_case(
     The Lambda's function creates `tf.Variable` weights `w` and `b` on every
     call (the report's `lambda_bug`).  Fix (the one TF's Lambda docs and its
     error message give): a subclassed layer creating the weights with
-    `add_weight` in `build`.
+    `add_weight` in `build`.  Mode `saved` is skipped: on Keras 3.15 its
+    error message carries an object address.
     """,
 )
 
@@ -189,7 +194,8 @@ def _(tf, keras):
         return w * x + b
 
     return Built(keras.layers.Lambda(lambda_bug, name="lambda_bug"),
-                 x=np.arange(4, dtype="float32").reshape(4, 1))
+                 x=np.arange(4, dtype="float32").reshape(4, 1),
+                 skip={"saved": _SAVED_ADDRESS})
 
 
 @lambda_variable.fixed
