@@ -134,8 +134,9 @@ wrong_output_shape = script_case(
     source="Lambda.compute_output_shape generates wrong shape",
     url="https://github.com/keras-team/keras/issues/19324",
     fidelity="verbatim",
-    claim=Claim(None, where="compute_output_shape returns (3, 6) while the call returns (3, 2)",
-                versions="Keras 3 (March 2024)"),
+    claim=Claim("AssertionError", "compute_output_shape (3, 6)",
+                where="no exception in the report: compute_output_shape returns (3, 6) while the "
+                "call returns (3, 2); the case asserts they agree", versions="Keras 3 (March 2024)"),
     tags=("output_shape", "compute_output_shape"),
     doc="""
     `Lambda(lambda x: x**2, output_shape=[6])` on a (3, 2) array: the call
@@ -216,8 +217,9 @@ slice_loop = script_case(
     source="Wrong Model.save() for models with slicing Lambda-layers",
     url="https://github.com/keras-team/keras/issues/13697",
     fidelity="verbatim",
-    claim=Claim(None, where="outputs of the original model and its .h5 copy differ",
-                versions="TF 1.15 / 2.0, Keras 2.2.4"),
+    claim=Claim("AssertionError", "reloaded model returns",
+                where="no exception in the report: the .h5 copy returns other outputs than the "
+                "original; the case asserts both are right", versions="TF 1.15 / 2.0, Keras 2.2.4"),
     tags=("closure", "h5", "serialization"),
     doc="""
     `[Lambda(lambda x: x[:, j])(input_x) for j in range(2)]`: every lambda
@@ -430,13 +432,14 @@ multi_output = script_case(
     source="keras `Model.__call__` fails to propagate `Lambda`s with multiple outputs correctly",
     url="https://github.com/tensorflow/tensorflow/issues/27639",
     fidelity="reconstructed",
-    claim=Claim(None, where="outputs of intermediate layers lose their structure when the model "
-                "is called (model construction works)", versions="TF 1.13.1"),
+    claim=None,
     tags=("multi-output", "functional-api"),
     doc="""
     One Lambda returns the tuple `(x + y, x * y)` (the report's
     `add_and_mul`); two Dense-free heads consume its two outputs and the model
-    is called on real tensors.  Fix (the report's working `add_mul_model`): one
+    is called on real tensors.  No claim recorded: the report says intermediate
+    outputs lose their structure when the model is called (TF 1.13.1) without
+    the error text.  Fix (the report's working `add_mul_model`): one
     Lambda per output.
     """,
 )

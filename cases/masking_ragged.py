@@ -23,8 +23,10 @@ two_masks = script_case(
     source="Masking does not work in keras 3.0.5",
     url="https://github.com/keras-team/keras/issues/19311",
     fidelity="adapted",
-    claim=Claim(None, where="in Keras 3.0.5 the custom layer's call always gets mask=None; "
-                "tf_keras passes the list of both masks", versions="Keras 3.0.5"),
+    claim=Claim("AssertionError", "got mask=None",
+                where="no exception in the report: in Keras 3.0.5 the custom layer's call always "
+                "gets mask=None (tf_keras passes both masks); the case asserts a mask arrives",
+                versions="Keras 3.0.5"),
     tags=("Masking", "supports_masking", "keras3-migration", "multi-input"),
     doc="""
     The report's `MyLayer` (supports_masking, `compute_mask`, `call(inputs,
@@ -79,8 +81,9 @@ merge_mask = script_case(
     source="Merge layers do not pass masks to the `compute_mask` function",
     url="https://github.com/keras-team/keras/issues/19817",
     fidelity="adapted",
-    claim=Claim(None, where="after Add()([a, b]) the output has no _keras_mask on Keras 3.3; "
-                "the same code works with Keras 2.15", versions="Keras 3.3, TF 2.16.1"),
+    claim=Claim("AssertionError", where="the report's own `assert hasattr(x, '_keras_mask')` fails "
+                "after Add()([a, b]); the same code works with Keras 2.15",
+                versions="Keras 3.3, TF 2.16.1"),
     tags=("merge", "Add", "_keras_mask", "keras3-migration"),
     doc="""
     The report's Keras 2.15 form: two `tf.random.uniform([1, 2, 256])` tensors
@@ -149,9 +152,10 @@ mean_pool = script_case(
     source="Add example for writing a mask-supporting layer",
     url="https://github.com/keras-team/keras/pull/8973",
     fidelity="reconstructed",
-    claim=Claim(None, where="fchollet: a layer that uses a mask sets supports_masking and takes a "
-                "`mask` argument in call; otherwise the padding is averaged in silently",
-                versions="Keras 2 (January 2018)"),
+    claim=Claim("AssertionError", "pooled",
+                where="no exception: fchollet says a layer that uses a mask sets supports_masking "
+                "and takes a `mask` argument in call; the case asserts the padding is not "
+                "averaged in", versions="Keras 2 (January 2018)"),
     tags=("Embedding", "mask_zero", "supports_masking", "pooling"),
     doc="""
     Embedding(10, 2, mask_zero=True) with a fixed table, then a custom mean
@@ -208,7 +212,9 @@ positional_mask = script_case(
     source="Potential bug in mask propagation",
     url="https://github.com/keras-team/keras/issues/18543",
     fidelity="adapted",
-    claim=Claim(None, where="works with tf.keras; Keras 3 warns that the mask is not propagated",
+    claim=Claim("AssertionError", "no mask reached",
+                where="no exception in the report: works with tf.keras, Keras 3 warns that the "
+                "mask is not propagated; the case asserts the next layer gets a mask",
                 versions="Keras 3 preview (October 2023)"),
     tags=("compute_mask", "Embedding", "keras3-migration", "nested-layer"),
     doc="""

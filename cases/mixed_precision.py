@@ -169,15 +169,15 @@ gaussian_noise = script_case(
     source="Mixed Precision + Gaussian Noise throws data type error float16 / float 32",
     url="https://github.com/tensorflow/tensorflow/issues/38850",
     fidelity="adapted",
-    claim=Claim(None, where="the report's second attempt (data cast to float16) fails during "
-                "backpropagation; the error text is not given", versions="TF 2.0"),
+    claim=None,
     tags=("float16", "GaussianNoise", "fit"),
     doc="""
     The report's encoder: Dense(5, dtype=float16) -> GaussianNoise(0.01,
     dtype='float32') -> relu -> Dense(5) under `mixed_float16` (set there with
     the removed `experimental` API; here per layer), fitted one step on
-    float16 data (20x5 random there; 4x5 fixed here).  No fixed variant: the
-    thread gives none.
+    float16 data (20x5 random there; 4x5 fixed here).  No claim recorded: the
+    report says this attempt fails during backpropagation (TF 2.0) without the
+    error text.  No fixed variant: the thread gives none.
     """,
 )
 
@@ -283,8 +283,9 @@ embedding_policy = script_case(
     source="Embedding layer doesn't follow mixed_precision policy by default",
     url="https://github.com/tensorflow/tensorflow/issues/42631",
     fidelity="verbatim",
-    claim=Claim(None, where="the Embedding's output is float32 despite the mixed_bfloat16 global "
-                "policy, so `emb(inputs) + dense(inputs)` mixes dtypes", versions="TF 2.2.0"),
+    claim=Claim("AssertionError", where="no exception in the report: the Embedding's output is "
+                "float32 despite the mixed_bfloat16 global policy; the case asserts the Embedding "
+                "computes in the policy's dtype", versions="TF 2.2.0"),
     tags=("bfloat16", "Embedding", "global-policy"),
     doc="""
     The report's code under the global `mixed_bfloat16` policy (restored
@@ -327,14 +328,14 @@ bfloat16_compile = script_case(
     source='[tf.keras] Mixed precision policy "mixed_bfloat16" not supported in Keras compile',
     url="https://github.com/tensorflow/tensorflow/issues/34782",
     fidelity="adapted",
-    claim=Claim(None, where="model.compile with the mixed_bfloat16 policy fails where "
-                "mixed_float16 works; the error text is in a Colab", versions="TF 2.1-rc0"),
+    claim=None,
     tags=("bfloat16", "compile", "global-policy", "fit"),
     doc="""
     The report's `compile_keras_model(dtype)` under the global policy (restored
     afterwards), with a two-layer Dense model instead of ResNet50 and one
-    training step on a batch of 4.  No fixed variant: the thread's fix is in
-    TensorFlow.
+    training step on a batch of 4.  No claim recorded: the report says compile
+    fails under mixed_bfloat16 (TF 2.1-rc0) with the error only in a Colab.  No
+    fixed variant: the thread's fix is in TensorFlow.
     """,
 )
 

@@ -175,9 +175,7 @@ tflite_export = script_case(
     source="Error When Converting Keras Model to TensorFlow Lite Format",
     url="https://github.com/keras-team/keras/issues/19108",
     fidelity="adapted",
-    claim=Claim(None, where="tf.saved_model.save then TFLiteConverter.from_saved_model; the thread "
-                "reports an error with Keras 3.0.4 and none with TF 2.15 / tf.keras",
-                versions="TF 2.15.0.post1 with Keras 3.0.4"),
+    claim=None,
     tags=("savedmodel", "tflite", "export", "keras3-migration"),
     doc="""
     The report's Flatten / Dense(64) / Dense(10) classifier (trained on
@@ -185,7 +183,9 @@ tflite_export = script_case(
     is written with `tf.saved_model.save` and converted with
     `tf.lite.TFLiteConverter.from_saved_model`.  Fix (the maintainer's answer):
     `model.export("test", "tf_saved_model")` instead of `tf.saved_model.save`
-    (the format argument is passed only where `export` takes it).
+    (the format argument is passed only where `export` takes it).  No claim
+    recorded: the thread reports an error with Keras 3.0.4 (none with TF 2.15's
+    tf.keras) but not its text.
     """,
 )
 
@@ -231,16 +231,15 @@ sublayer_config = script_case(
     source="Update custom_object documentation and __init__() arg serialization_and_saving.py",
     url="https://github.com/keras-team/keras-io/pull/1461",
     fidelity="adapted",
-    claim=Claim(None, where="the guide's point: a non-Python constructor argument must be "
-                "serialized in get_config and deserialized in from_config",
-                versions="Keras serialization guide, August 2023"),
+    claim=None,
     tags=("get_config", "from_config", "nested-layer", "keras-format"),
     doc="""
     The guide's `CustomLayer(sublayer)` whose `get_config` returns the
     sublayer object itself, in a functional model saved to `.keras` and
     loaded with the class in `custom_objects`; the outputs are compared.  Fix
     (the guide's): `serialize_keras_object` in `get_config`,
-    `deserialize_keras_object` in `from_config`.  Every layer gets an
+    `deserialize_keras_object` in `from_config`.  No claim recorded: the guide
+    says the argument must be (de)serialized, not what fails otherwise.  Every layer gets an
     explicit `dtype`: with the shared default policy, Keras 3's error message
     prints the policy's `shared_object_id`, an object address.  On TF 2.12
     the fixed variant's reload fails too: its `deserialize_keras_object` does
