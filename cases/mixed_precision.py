@@ -350,3 +350,44 @@ def _(tf, keras):
                       metrics=["sparse_categorical_accuracy"])
         x = np.linspace(-1, 1, 32, dtype="float32").reshape(4, 8)
         model.fit(x, np.array([0, 1, 2, 0]), epochs=1, batch_size=4, verbose=0)
+
+
+bfloat16_conv_input = layer_case(
+    "bfloat16-input-float32-conv2d", family=_FAMILY,
+    source="dtype mismatch when using float16",
+    url="https://github.com/keras-team/keras/issues/9172",
+    fidelity="reconstructed",
+    claim=Claim("TypeError", "Input 'filter' of 'Conv2D' Op has type float32 that does not match "
+                "type bfloat16 of argument 'input'",
+                where="a bfloat16 input tensor fed to a Conv2D layer (comment of 2021-03-08)",
+                versions="tf.keras, 2021"),
+    tags=("bfloat16", "Conv2D", "autocast", "input-dtype"),
+    doc="""
+    A float32 `Conv2D(2, 3)` is called on a bfloat16 batch (2, 5, 5, 1) (the
+    comment feeds a 3D image tensor in bfloat16 to Conv2D and wants to keep
+    bfloat16).  The batch is a NumPy array of `ml_dtypes.bfloat16`, the
+    bfloat16 type TensorFlow uses.  Fix: give the layer the `mixed_bfloat16`
+    policy, so it computes in bfloat16 with float32 variables (the Policy API
+    documentation).  The fixed variant skips `saved`: the probe's own output
+    comparison fails on its bfloat16 outputs with older NumPy (TF 2.12-2.16).
+    """,
+)
+
+
+def _bfloat16_images():
+    import ml_dtypes
+
+    return np.linspace(-1, 1, 50, dtype="float32").reshape(2, 5, 5, 1).astype(ml_dtypes.bfloat16)
+
+
+@bfloat16_conv_input.broken
+def _(tf, keras):
+    return Built(keras.layers.Conv2D(2, 3, kernel_initializer="ones"), x=_bfloat16_images())
+
+
+@bfloat16_conv_input.fixed
+def _(tf, keras):
+    return Built(keras.layers.Conv2D(2, 3, kernel_initializer="ones", dtype="mixed_bfloat16"),
+                 x=_bfloat16_images(),
+                 skip={"saved": "the probe's output comparison (np.allclose) cannot compare bfloat16 "
+                                "arrays with NumPy 1.x / older ml_dtypes"})
