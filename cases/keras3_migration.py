@@ -232,22 +232,24 @@ multi_output = script_case(
     source=_GUIDE_TITLE + ": Multi-output model evaluate()",
     url=_GUIDE,
     fidelity="adapted",
-    claim=Claim("AssertionError", "evaluate() returned 1 value",
+    claim=Claim("AssertionError", "no 'output_1_loss'",
                 where="evaluate() of a two-output model no longer returns output_1_loss and "
                       "output_2_loss", versions="Keras 3"),
     tags=("evaluate", "multi-output", "metrics"),
     doc="""
     The guide's two-output functional model, compiled with one loss and
-    evaluated on 10 samples (linspace data instead of `np.random`).  The
-    case raises `AssertionError` when `evaluate()` returns fewer than three
-    values (loss and one per output), as Keras 2 code indexing them expects.
-    Fix (the guide's): list a metric per output in `compile`; Keras 2 applies
-    both list entries to every output and rejects the duplicate names.
+    evaluated on 10 samples (linspace data instead of `np.random`, and one
+    target per output instead of one array for both, which the newest Keras
+    rejects).  The case raises `AssertionError` when `evaluate(...,
+    return_dict=True)` has no `output_1_loss`/`output_2_loss`, the entries
+    Keras 2 code reads.  Fix (the guide's): a metric per output in `compile`,
+    read as `output_<i>_categorical_crossentropy`; Keras 2 applies both list
+    entries to every output and rejects the duplicate names.
     """,
 )
 
 
-def _evaluate_two_outputs(keras, **compile_kwargs):
+def _evaluate_two_outputs(keras, expected, **compile_kwargs):
     layers = keras.layers
     inputs = layers.Input(shape=(10,))
     x1 = layers.Dense(5, activation="relu", kernel_initializer="ones")(inputs)
@@ -258,22 +260,22 @@ def _evaluate_two_outputs(keras, **compile_kwargs):
     model.compile(optimizer="adam", loss="categorical_crossentropy", **compile_kwargs)
     x_test = np.linspace(0, 1, 100, dtype="float32").reshape(10, 10)
     y_test = np.linspace(0, 1, 50, dtype="float32").reshape(10, 5)
-    results = model.evaluate(x_test, y_test, verbose=0)
-    results = results if isinstance(results, list) else [results]
-    if len(results) < 3:
-        raise AssertionError(f"evaluate() returned {len(results)} value(s); expected the loss "
-                             f"and one value per output")
+    results = model.evaluate(x_test, [y_test, y_test], verbose=0, return_dict=True)
+    for key in expected:
+        if key not in results:
+            raise AssertionError(f"evaluate() returned {sorted(results)}: no {key!r}")
 
 
 @multi_output.broken
 def _(tf, keras):
-    _evaluate_two_outputs(keras)
+    _evaluate_two_outputs(keras, ["output_1_loss", "output_2_loss"])
 
 
 @multi_output.fixed
 def _(tf, keras):
     _evaluate_two_outputs(
-        keras, metrics=["categorical_crossentropy", "categorical_crossentropy"])
+        keras, ["output_1_categorical_crossentropy", "output_2_categorical_crossentropy"],
+        metrics=["categorical_crossentropy", "categorical_crossentropy"])
 
 
 # ---------------------------------------------------------------- models and layers
