@@ -7,11 +7,17 @@ and the environment's TensorFlow::
     .nox/tf2-15/bin/python src/tfcanary/_probe.py --cases cases \\
         --label tf2.15 --out results/tf2.15.json
 
-It plans every (case, variant, mode), runs them in a worker process
-(:mod:`tfcanary._worker`) and watches it: an item that kills the worker
+It plans every (case, variant, mode) and has :mod:`tfcanary._supervisor` run
+them in ``--jobs`` worker processes (:mod:`tfcanary._worker`), in plan order or
+in an order shuffled by ``--shuffle SEED``: an item that kills its worker
 (segfault, abort) is recorded as ``crash``, one that runs past ``--timeout``
-as ``timeout``; a fresh worker then goes on with the next item.  The results
-file is written atomically at the end.
+as ``timeout``; a fresh worker then goes on.  Every item runs in a fresh
+temporary working directory after a reset of global state
+(:mod:`tfcanary._hermetic`), so the order changes nothing.  The results file
+is written atomically at the end, in plan order; with ``--select`` the run is
+merged into it (:func:`probe`).  Exit status: 0, 1 when the probe failed or the
+corpus has errors (results written), 2 for a usage error (nothing written),
+128 + signal number when interrupted (nothing written).
 """
 
 from __future__ import annotations
@@ -20,11 +26,8 @@ import argparse
 import datetime as _dt
 import json
 import os
-import random
-import select as _select
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,11 +47,8 @@ _bootstrap()
 from tfcanary import corpus as _corpus  # noqa: E402
 from tfcanary import results as _results  # noqa: E402
 from tfcanary import _worker  # noqa: E402
+from tfcanary._supervisor import Interrupted, Supervisor, interrupt, log_tail, order_items, sweep_stale  # noqa: E402
 from tfcanary.errors import UserError  # noqa: E402
-
-WORKER = Path(__file__).resolve().parent / "_worker.py"
-FATAL_MARKERS = ("Fatal Python error", "Segmentation fault", "Check failed", "Aborted",
-                 "terminate called", "F0000", "core dumped", "Killed")
 
 
 def plan_items(corpus: _corpus.Corpus) -> List[List[str]]:
@@ -59,248 +59,6 @@ def plan_items(corpus: _corpus.Corpus) -> List[List[str]]:
                 for mode in c.modes:
                     items.append([c.id, variant, mode])
     return items
-
-
-def _signal_name(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"{signal.Signals(-returncode).name} ({returncode})"
-        except ValueError:
-            return f"signal {-returncode}"
-    return f"exit code {returncode}"
-
-
-def _log_tail(log_path: Path, limit: int = 20) -> List[str]:
-    try:
-        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    return lines[-limit:]
-
-
-def _fatal_lines(log_path: Path, limit: int = 8) -> List[str]:
-    try:
-        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    keep = [ln.strip() for ln in lines if any(m in ln for m in FATAL_MARKERS)]
-    return keep[-limit:]
-
-
-class Interrupted(Exception):
-    """The supervisor got SIGINT, SIGTERM or SIGHUP: workers killed, results left as they were."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise Interrupted(signum)
-
-
-def order_items(n: int, shuffle: Optional[int]) -> List[int]:
-    """The order items run in: the plan's, or a permutation seeded by ``shuffle``."""
-    order = list(range(n))
-    if shuffle is not None:
-        random.Random(shuffle).shuffle(order)
-    return order
-
-
-def sweep_stale(tmp: Optional[str] = None) -> None:
-    """Remove ``tfcanary-probe-<pid>-*`` folders whose supervisor is gone
-    (one killed by SIGKILL cannot clean up after itself)."""
-    for d in Path(tmp or tempfile.gettempdir()).glob("tfcanary-probe-*-*"):
-        try:
-            pid = int(d.name.split("-")[2])
-        except ValueError:
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except PermissionError:  # alive, someone else's
-            pass
-
-
-class _Worker:
-    """One worker process, its event pipe and the item it is running."""
-
-    def __init__(self, proc: subprocess.Popen, fd: int, items_dir: Path, log: Path) -> None:
-        self.proc, self.fd, self.items_dir, self.log = proc, fd, items_dir, log
-        self.started = time.monotonic()
-        self.ready = False
-        self.current: Optional[int] = None
-        self.since = 0.0
-        self.buf = b""
-
-    def send(self, line: str) -> bool:
-        try:
-            self.proc.stdin.write(line.encode())
-            self.proc.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError):
-            return False
-
-    def close_input(self) -> None:
-        try:
-            self.proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-
-
-class Supervisor:
-    """Runs the plan in ``jobs`` worker processes, replacing any that crash or hang.
-
-    Items go to whichever worker is free next, in ``order``; outcomes are kept
-    by item index, so results come out in plan order whatever ran where.
-    Each worker runs in its own process group with its own log and items
-    folder; :meth:`close` kills every group and removes the folders.
-    """
-
-    def __init__(self, plan_path: Path, items: List[List[str]], workdir: Path, timeout: float,
-                 startup_timeout: float, jobs: int = 1, order: Optional[List[int]] = None,
-                 poll: float = 0.1) -> None:
-        self.plan_path = plan_path
-        self.items = items
-        self.n = len(items)
-        self.workdir = workdir
-        self.timeout = timeout
-        self.startup_timeout = startup_timeout
-        self.jobs = max(1, jobs)
-        self.order = list(range(self.n)) if order is None else order
-        self.poll = poll
-        self.outcomes: Dict[int, Dict[str, Any]] = {}
-        self.meta: Optional[Dict[str, Any]] = None
-        self.restarts = 0
-        self.spawned = 0
-        self.workers: List[_Worker] = []
-        self.log_path = workdir / "worker-0.log"  # the latest worker's log
-
-    def _spawn(self) -> _Worker:
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        env.setdefault("PYTHONHASHSEED", "0")
-        k = self.spawned
-        self.spawned += 1
-        items_dir = self.workdir / f"items-{k}"
-        items_dir.mkdir()
-        self.log_path = self.workdir / f"worker-{k}.log"
-        r, w = os.pipe()
-        cmd = [sys.executable, str(WORKER), "--plan", str(self.plan_path), "--events-fd", str(w),
-               "--items-dir", str(items_dir), "--parent", str(os.getpid())]
-        if self.meta is None:
-            cmd.append("--meta")
-        try:
-            with open(self.log_path, "a", encoding="utf-8") as log:
-                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                        env=env, cwd=items_dir, pass_fds=(w,), start_new_session=True)
-        finally:
-            os.close(w)
-        worker = _Worker(proc, r, items_dir, self.log_path)
-        self.workers.append(worker)
-        return worker
-
-    def _retire(self, w: _Worker, kill: bool) -> None:
-        if kill:
-            try:
-                os.killpg(w.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        w.close_input()
-        w.proc.wait()
-        os.close(w.fd)
-        shutil.rmtree(w.items_dir, ignore_errors=True)
-        self.workers.remove(w)
-
-    def close(self) -> None:
-        """Kill every worker left (their whole process groups) and remove their folders."""
-        for w in list(self.workers):
-            self._retire(w, kill=True)
-
-    def _assign(self, w: _Worker, queue: List[int]) -> None:
-        if not queue:
-            w.close_input()
-            return
-        i = queue.pop(0)
-        w.current, w.since = i, time.monotonic()
-        if not w.send(f"{i}\n"):
-            pass  # it died; its end of file comes next and records the item as a crash
-
-    def run(self) -> None:
-        queue = list(self.order)
-        failed_starts = 0
-        while queue or any(w.current is not None for w in self.workers):
-            want = min(self.jobs, len(queue) + sum(w.current is not None for w in self.workers))
-            while len(self.workers) < want:
-                self._spawn()
-            ready, _, _ = _select.select([w.fd for w in self.workers], [], [], self.poll)
-            for w in [w for w in self.workers if w.fd in ready]:
-                chunk = os.read(w.fd, 1 << 16)
-                w.buf += chunk
-                *lines, w.buf = w.buf.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        self._event(w, json.loads(line), queue)
-                if not chunk:  # the worker ended: done, or died
-                    rc = w.proc.wait()
-                    if w.current is not None:
-                        self._record_death(w, rc)
-                        self.restarts += 1
-                    elif not w.ready:
-                        failed_starts += 1
-                        if failed_starts >= 2:
-                            tail = "\n".join(_log_tail(w.log))
-                            self._retire(w, kill=True)
-                            self._fail_rest(queue, f"worker could not start: {_signal_name(rc)}\n{tail}")
-                            return
-                    if w.ready:
-                        failed_starts = 0
-                    self._retire(w, kill=True)
-            now = time.monotonic()
-            for w in list(self.workers):
-                if w.current is not None and now - w.since > self.timeout:
-                    self._record(w.current, "timeout", f"no result after {self.timeout:g} s; the worker was killed")
-                    self.restarts += 1
-                    self._retire(w, kill=True)
-                elif not w.ready and now - w.started > self.startup_timeout:
-                    self._retire(w, kill=True)
-                    self._fail_rest(queue, f"worker did not start within {self.startup_timeout:g} s")
-                    return
-
-    def _event(self, w: _Worker, ev: Dict[str, Any], queue: List[int]) -> None:
-        kind = ev["event"]
-        if kind == "meta":
-            self.meta = self.meta or ev
-        elif kind == "ready":
-            w.ready = True
-            self._assign(w, queue)
-        elif kind == "start":
-            w.since = time.monotonic()
-        elif kind == "outcome":
-            self.outcomes[ev["i"]] = ev["outcome"]
-            w.current = None
-            self._assign(w, queue)
-
-    def _record(self, i: int, status: str, reason: str) -> None:
-        case, variant, mode = self.items[i]
-        self.outcomes[i] = {"case": case, "variant": variant, "mode": mode, "status": status,
-                            "reason": reason, "duration_s": None}
-
-    def _record_death(self, w: _Worker, rc: int) -> None:
-        fatal = _fatal_lines(w.log)
-        reason = f"the worker died: {_signal_name(rc)}"
-        if fatal:
-            reason += "\n" + "\n".join(fatal)
-        self._record(w.current, "crash", reason)
-        w.current = None
-
-    def _fail_rest(self, queue: List[int], reason: str) -> None:
-        self.close()
-        for i in range(self.n):
-            if i not in self.outcomes:
-                self._record(i, "crash", reason)
-        queue.clear()
 
 
 def default_jobs() -> int:
@@ -369,15 +127,17 @@ def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]]
     handlers = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            handlers[sig] = signal.signal(sig, _interrupt)
+            handlers[sig] = signal.signal(sig, interrupt)
     sup = Supervisor(workdir / "plan.json", items, workdir, timeout, startup_timeout, jobs=jobs,
                      order=order_items(len(items), shuffle))
     try:
         sup.plan_path.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases],
                                              "items": items}), encoding="utf-8")
         sup.run()
-        worker_tail = _log_tail(sup.log_path)
+        worker_tail = log_tail(sup.log_path)
     finally:
+        for sig in handlers:  # a second Ctrl-C must not interrupt the cleanup
+            signal.signal(sig, signal.SIG_IGN)
         sup.close()
         shutil.rmtree(workdir, ignore_errors=True)
         for sig, handler in handlers.items():

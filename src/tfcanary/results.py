@@ -141,16 +141,21 @@ def find(paths: List[os.PathLike]) -> List[Path]:
     return out
 
 
+_KEY_PACKAGES = ("tensorflow", "tf-", "keras", "numpy")
+
+
 def package_changes(old: Dict[str, Any], freeze: List[str], limit: int = 6) -> List[str]:
     """How the packages of ``freeze`` differ from those ``old`` (a results
-    document) was probed with: ``tensorflow-cpu 2.15.0 -> 2.15.1``, sorted."""
+    document) was probed with: ``tensorflow-cpu 2.15.0 -> 2.15.1``; TensorFlow,
+    Keras and NumPy first, then by name, at most ``limit``."""
     def versions(lines: List[str]) -> Dict[str, str]:
         return dict(ln.split("==", 1) for ln in lines if "==" in ln)
 
     before = versions((old.get("metadata") or {}).get("pip_freeze") or [])
     after = versions(freeze)
+    names = sorted(set(before) | set(after), key=lambda n: (not n.startswith(_KEY_PACKAGES), n))
     changes = [f"{name} {before.get(name, '(none)')} -> {after.get(name, '(none)')}"
-               for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
+               for name in names if before.get(name) != after.get(name)]
     if len(changes) > limit:
         changes = changes[:limit] + [f"... {len(changes) - limit} more"]
     return changes
