@@ -9,7 +9,7 @@ abort) is recorded as ``crash``, one that runs past the timeout as
 ``timeout``; a fresh worker takes over.  SIGINT, SIGTERM and SIGHUP raise
 :class:`Interrupted` in the supervisor, whose cleanup kills every worker's
 process group; a supervisor killed outright takes its workers with it through
-``PR_SET_PDEATHSIG`` (see :func:`tfcanary._worker.die_with_parent`).
+``PR_SET_PDEATHSIG`` (:func:`die_with_parent`, called by each worker).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -276,3 +277,29 @@ class Supervisor:
             if i not in self.outcomes:
                 self._record(i, "crash", reason)
         queue.clear()
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when the supervisor ``parent`` dies, even mid-item.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, which fires even while a case
+    spins in C code.  Elsewhere a daemon thread polls the parent's pid.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # died before prctl took effect
+        os._exit(1)
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="tfcanary-parent-watch", daemon=True).start()

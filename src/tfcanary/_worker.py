@@ -13,7 +13,8 @@ Each item runs in a fresh empty folder ``tfcanary-item-*`` under ``--items-dir``
 as its working directory, removed afterwards, after :mod:`tfcanary._hermetic`
 reset the global state; the outcome's ``leaked`` names what the item left
 changed.  The worker dies with the supervisor: ``PR_SET_PDEATHSIG`` on Linux,
-a thread watching the parent's pid elsewhere.
+a thread watching the parent's pid elsewhere
+(:func:`tfcanary._supervisor.die_with_parent`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ import os
 import platform
 import re
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -46,7 +45,7 @@ _bootstrap()
 from tfcanary import case as _case  # noqa: E402
 from tfcanary import corpus as _corpus  # noqa: E402
 from tfcanary import fingerprint as _fp  # noqa: E402
-from tfcanary import _hermetic  # noqa: E402
+from tfcanary import _hermetic, _supervisor  # noqa: E402
 
 
 class OutputMismatch(AssertionError):
@@ -321,32 +320,6 @@ def run_item(driver: Driver, case: _case.Case, variant: str, mode: str,
     return rec
 
 
-def die_with_parent(parent: int) -> None:
-    """End this process when the supervisor ``parent`` dies, even mid-item.
-
-    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, which fires even while a case
-    spins in C code.  Elsewhere a daemon thread polls the parent's pid.
-    """
-    armed = False
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            armed = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            armed = False
-    if os.getppid() != parent:  # died before prctl took effect
-        os._exit(1)
-    if not armed:
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(0.5)
-            os._exit(1)
-
-        threading.Thread(target=watch, name="tfcanary-parent-watch", daemon=True).start()
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--plan", required=True, help="JSON: {cases: [paths], items: [[case, variant, mode]]}")
@@ -356,7 +329,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--meta", action="store_true", help="report the environment's metadata first")
     args = ap.parse_args(argv)
     if args.parent is not None:
-        die_with_parent(args.parent)
+        _supervisor.die_with_parent(args.parent)
 
     with open(args.plan, encoding="utf-8") as f:
         plan = json.load(f)
