@@ -368,8 +368,7 @@ bfloat16_conv_input = layer_case(
     bfloat16).  The batch is a NumPy array of `ml_dtypes.bfloat16`, the
     bfloat16 type TensorFlow uses.  Fix: give the layer the `mixed_bfloat16`
     policy, so it computes in bfloat16 with float32 variables (the Policy API
-    documentation).  The fixed variant skips `saved`: the probe's own output
-    comparison fails on its bfloat16 outputs with older NumPy (TF 2.12-2.16).
+    documentation).
     """,
 )
 
@@ -388,6 +387,4 @@ def _(tf, keras):
 @bfloat16_conv_input.fixed
 def _(tf, keras):
     return Built(keras.layers.Conv2D(2, 3, kernel_initializer="ones", dtype="mixed_bfloat16"),
-                 x=_bfloat16_images(),
-                 skip={"saved": "the probe's output comparison (np.allclose) cannot compare bfloat16 "
-                                "arrays with NumPy 1.x / older ml_dtypes"})
+                 x=_bfloat16_images())
