@@ -224,6 +224,27 @@ def test_endpoints_from_pins_and_from_results_files(tmp_path):
     assert e.pins == (("tensorflow-cpu", "2.16.1"), ("keras", "3.0.5")) and ("c", "broken", "eager") in e.outcomes
 
 
+def test_keys_are_the_corpus_items_that_differ_between_the_results_files_high_risk_on_request():
+    def ep(name, outcomes):
+        return _bisect_env.Endpoint(name, (("tensorflow-cpu", "2.16.1"), ("keras", "3.0.5")), {
+            (c, v, m): o for (c, v, m), o in outcomes.items()})
+
+    err = {"status": "error", "exc_type": "builtins.ValueError", "fingerprint": "f1"}
+    other_msg = {**err, "fingerprint": "f2"}
+    ok = {"status": "ok"}
+    a = ep("a", {("small-python-if", "broken", "eager"): ok, ("small-python-if", "broken", "graph"): err,
+                 ("small-python-if", "fixed", "eager"): ok, ("not-in-corpus", "broken", "eager"): ok})
+    b = ep("b", {("small-python-if", "broken", "eager"): err, ("small-python-if", "broken", "graph"): other_msg,
+                 ("small-python-if", "fixed", "eager"): ok, ("not-in-corpus", "broken", "eager"): err})
+    corpus = [str(RESOURCES / "corpus_small")]
+    assert bisection.select_keys(corpus, [], a, b) == [("small-python-if", "broken", "eager"),
+                                                       ("small-python-if", "broken", "graph")]
+    assert bisection.select_keys(corpus, [], a, b, high_risk=True) == [("small-python-if", "broken", "eager")]
+    assert bisection.select_keys(corpus, ["nothing*"], a, b) == []
+    with pytest.raises(UserError, match="not in the corpus"):
+        bisection.select_keys(corpus, [], a, b, only=("nope", "broken", "eager"))
+
+
 # --- files ------------------------------------------------------------------------------------
 
 def _doc(transitions):

@@ -240,9 +240,11 @@ def first_changed_text(f: Finding, points: Sequence[_bisect_env.Pins]) -> Option
 # --- the pipeline -----------------------------------------------------------------------------
 
 def select_keys(cases: Sequence[str], select: Sequence[str], a: _bisect_env.Endpoint,
-                b: _bisect_env.Endpoint, only: Optional[Key] = None) -> List[Key]:
+                b: _bisect_env.Endpoint, only: Optional[Key] = None, high_risk: bool = False) -> List[Key]:
     """The (case, variant, mode) to bisect: those of the selected corpus (or ``only``) whose
-    outcomes differ between A's and B's results files; all of them when either has none."""
+    outcomes differ between A's and B's results files; all of them when either has none.
+    ``high_risk`` keeps the changes the upgrade report ranks high (newly failing, another
+    exception class, became a crash or a timeout); it needs both results files."""
     from . import corpus as _corpus
 
     c = _corpus.load(list(cases)).select(list(select))
@@ -254,9 +256,23 @@ def select_keys(cases: Sequence[str], select: Sequence[str], a: _bisect_env.Endp
                             f"Received: {'/'.join(only)} (not in the corpus; `tfcanary list` lists it).")
         return [only]
     if a.outcomes is None or b.outcomes is None:
+        if high_risk:
+            raise UserError("Expected results files for both ends with --high-risk (it ranks the changes "
+                            f"between them). Received: pins for {a.name if a.outcomes is None else b.name}.")
         return universe
-    return [k for k in universe if k in a.outcomes and k in b.outcomes
+    keys = [k for k in universe if k in a.outcomes and k in b.outcomes
             and Obs.of(a.outcomes[k]) != Obs.of(b.outcomes[k])]
+    if high_risk:
+        from . import diff
+
+        def risk(k: Key) -> str:
+            x, y = Obs.of(a.outcomes[k]), Obs.of(b.outcomes[k])  # type: ignore[index]
+            change = diff._classify(x.status, y.status, x.exc or "", y.exc or "", x.fingerprint or "",
+                                    y.fingerprint or "", compare_fingerprints=True)
+            return diff.CHANGES[change][0]
+
+        keys = [k for k in keys if risk(k) == "high"]
+    return keys
 
 
 def slug(name: str) -> str:
@@ -264,7 +280,8 @@ def slug(name: str) -> str:
 
 
 def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[str],
-        select: Sequence[str] = (), only: Optional[Key] = None, timeout: float = 120.0,
+        select: Sequence[str] = (), only: Optional[Key] = None, high_risk: bool = False,
+        timeout: float = 120.0,
         python: str = _bisect_env.DEFAULT_PYTHON, out_dir: Optional[str] = None,
         index: Optional[_index.Index] = None, workspace: Optional[_bisect_env.Workspace] = None,
         log: Callable[[str], None] = print) -> Tuple[Path, Path]:
@@ -273,7 +290,7 @@ def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[s
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     a = _bisect_env.endpoint(a_spec, results_dirs)
     b = _bisect_env.endpoint(b_spec, results_dirs)
-    keys = select_keys(cases, select, a, b, only)
+    keys = select_keys(cases, select, a, b, only, high_risk)
     log(f"A: {_bisect_env.pins_text(a.pins)}; B: {_bisect_env.pins_text(b.pins)}; "
         f"{len(keys)} (case, variant, mode) to bisect")
     index = index or _index.Index(python=python)
@@ -300,7 +317,7 @@ def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[s
         "wall_s": round(time.perf_counter() - t0, 1),
         "a": a.to_dict(), "b": b.to_dict(), "python": python, "index": index.url,
         "cases": [str(c) for c in cases], "select": list(select),
-        "only": None if only is None else list(only),
+        "only": None if only is None else list(only), "high_risk": high_risk,
         "environments_probed": len(set(probed)), "probes": len(probed),
         "environments_built": sum(1 for r in ws.runs.values() if not r.reused and r.install_s > 0),
         "path": [{"pins": dict(p), "step": s, **ws.runs.get(p, _bisect_env.PointRun()).to_dict()}

@@ -101,8 +101,9 @@ def cmd_bisect(args: argparse.Namespace) -> int:
                             + ", ".join(f"--{n} {v}" for n, v in zip(("case", "variant", "mode"), given) if v))
         only = (args.case, args.variant, args.mode)
     json_path, md_path = bisect.run(args.a, args.b, args.results, args.cases, select=args.select,
-                                    only=only, timeout=args.timeout, python=args.python,
-                                    out_dir=args.out, log=lambda s: print(s, file=sys.stderr))
+                                    only=only, high_risk=args.high_risk, timeout=args.timeout,
+                                    python=args.python, out_dir=args.out,
+                                    log=lambda s: print(s, file=sys.stderr))
     bisect.print_lines(bisect.read(json_path))
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
@@ -165,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--case", help="bisect only this case id (with --variant and --mode)")
     p.add_argument("--variant", choices=("broken", "fixed"))
     p.add_argument("--mode")
+    p.add_argument("--high-risk", action="store_true",
+                   help="only the changes the upgrade report ranks high risk (needs both results files)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per (case, variant, mode)")
     p.add_argument("--python", default="3.11", help="Python of the environments built (default 3.11)")
     p.add_argument("--out", help="folder for <A>--<B>.json and .md (default: <results>/bisect)")
