@@ -319,7 +319,8 @@ def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[s
         "cases": [str(c) for c in cases], "select": list(select),
         "only": None if only is None else list(only), "high_risk": high_risk,
         "environments_probed": len(set(probed)), "probes": len(probed),
-        "environments_built": sum(1 for r in ws.runs.values() if not r.reused and r.install_s > 0),
+        "environments_built": sum(1 for r in ws.runs.values()
+                                  if not r.reused and r.state != "install-failed"),
         "path": [{"pins": dict(p), "step": s, **ws.runs.get(p, _bisect_env.PointRun()).to_dict()}
                  for p, s in zip(path.points, path.steps)],
         "no_wheel": path.no_wheel,
