@@ -231,8 +231,11 @@ class Workspace:
         self.root = root or envs.cache_dir() / "envs" / "bisect"
         self.log = log
         self.runs: Dict[Pins, PointRun] = {}
+        self._pythons: Dict[Pins, Path] = {}
 
     def _install(self, pins: Pins) -> Optional[Path]:
+        if pins in self._pythons:            # installed (or found installed) earlier in this run
+            return self._pythons[pins]
         run = self.runs.setdefault(pins, PointRun())
         venv = self.root / env_name(pins, self.python)
         entry, nightly_pins = _entry(pins)
@@ -242,12 +245,12 @@ class Workspace:
             run.state, run.message = "install-failed", str(exc)
             return None
         inst = envs.install(entry, venv, pins=nightly_pins or None)
-        run.install_s += inst.seconds
-        run.reused = run.reused or inst.reused
+        run.install_s, run.reused = inst.seconds, inst.reused
         if not inst.ok:
             run.state, run.message = "install-failed", inst.message[-3000:]
             shutil.rmtree(venv, ignore_errors=True)
             return None
+        self._pythons[pins] = python
         return python
 
     def probe(self, pins: Pins, keys: Sequence[Key]) -> Optional[Dict[Key, Dict[str, object]]]:

@@ -225,7 +225,7 @@ def line(f: Finding, points: Sequence[_bisect_env.Pins]) -> str:
     text = f"{name}: {a_text} -> {new_text} first in {now} ({was} before it" + "".join(
         "; " + e for e in extra) + ")"
     if f.b and f.first_obs != f.b:
-        text += f"; {f.b.text()} at B"
+        text += f"; it changed again before B ({f.b.text()} there; that change not bisected)"
     return text
 
 
