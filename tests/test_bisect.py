@@ -245,6 +245,20 @@ def test_keys_are_the_corpus_items_that_differ_between_the_results_files_high_ri
         bisection.select_keys(corpus, [], a, b, only=("nope", "broken", "eager"))
 
 
+def test_each_point_installs_exactly_its_pins():
+    entry, pins = _bisect_env._entry((("tensorflow-cpu", "2.16.2"), ("keras", "3.5.0")))
+    assert entry.requirements(pins=pins) == ["tensorflow-cpu==2.16.2", "keras==3.5.0"]
+    entry, pins = _bisect_env._entry((("tensorflow-cpu", "2.15.1"), ("keras", "2.15.0")))
+    assert entry.flavour == "keras2"
+    entry, pins = _bisect_env._entry((("tf-nightly", "2.23.0.dev20261026"),
+                                      ("keras-nightly", "3.16.0.dev2026102704")))
+    assert entry.requirements(pins=pins) == ["tf-nightly==2.23.0.dev20261026",
+                                             "keras-nightly==3.16.0.dev2026102704"]
+    entry, pins = _bisect_env._entry((("tensorflow-cpu", "2.21.0"), ("keras", "3.15.1"), ("tf-keras", "2.21.0")))
+    assert entry.requirements(pins=pins)[-1] == "tf-keras==2.21.0"
+    assert dict(entry.env) == {"TF_USE_LEGACY_KERAS": "1"}
+
+
 # --- files ------------------------------------------------------------------------------------
 
 def _doc(transitions):
