@@ -76,6 +76,23 @@ def test_batch_probes_all_open_transitions_in_one_environment():
     assert any(len(ks) > 1 for _, ks in middle)
 
 
+def test_an_outcome_that_changes_twice_has_both_changes_found():
+    n = 30
+    mid = Obs("error", "TypeError", "f3")
+
+    def probe(i, keys):
+        return {k: OLD if i < 5 else (mid if i < 12 else NEW) for k in keys}
+
+    [f] = search(n, [K1], probe)
+    assert (f.before, f.first, f.first_obs) == (4, 5, mid)
+    assert f.later == ((11, 12, NEW),)
+    assert Finding.from_dict(f.to_dict()) == f
+    pts = [(("tensorflow-cpu", "2.16.2"), ("keras", "3.%d.0" % i)) for i in range(n)]
+    assert bisection.line(f, pts).endswith(
+        "ValueError -> TypeError first in keras 3.5.0 (3.4.0 before it; tensorflow-cpu 2.16.2 held fixed); "
+        "then AttributeError first in keras 3.12.0 (3.11.0 before it)")
+
+
 def test_uninstallable_points_are_skipped_and_listed_never_guessed():
     n = 9
     probe, calls = changes_at({K1: 4}, n, dead={3, 4})

@@ -90,6 +90,7 @@ class Finding:
     first: Optional[int] = None
     first_obs: Optional[Obs] = None
     skipped: Tuple[int, ...] = ()
+    later: Tuple[Tuple[int, int, Obs], ...] = ()     # (before, first, outcome) of each later change
 
     def to_dict(self) -> Dict[str, object]:
         d: Dict[str, object] = {"case": self.key[0], "variant": self.key[1], "mode": self.key[2],
@@ -97,7 +98,8 @@ class Finding:
         for name in ("a", "b", "a2", "b2", "first_obs"):
             o = getattr(self, name)
             d[name] = None if o is None else o.to_dict()
-        d.update(before=self.before, first=self.first, skipped=list(self.skipped))
+        d.update(before=self.before, first=self.first, skipped=list(self.skipped),
+                 later=[{"before": b, "first": f, "obs": o.to_dict()} for b, f, o in self.later])
         return d
 
     @classmethod
@@ -106,7 +108,9 @@ class Finding:
                for n in ("a", "b", "a2", "b2", "first_obs")}
         return cls((str(d["case"]), str(d["variant"]), str(d["mode"])), str(d["state"]),
                    before=d.get("before"), first=d.get("first"),  # type: ignore[arg-type]
-                   skipped=tuple(d.get("skipped") or ()), **obs)  # type: ignore[arg-type]
+                   skipped=tuple(d.get("skipped") or ()),  # type: ignore[arg-type]
+                   later=tuple((c["before"], c["first"], Obs.from_dict(c["obs"]))
+                               for c in d.get("later") or ()), **obs)  # type: ignore[union-attr]
 
 
 # probe(i, keys) -> outcomes of keys at point i, or None when point i cannot be installed/probed.
@@ -152,20 +156,37 @@ def search(n: int, keys: Sequence[Key], probe: ProbeFn) -> List[Finding]:
             lo[k], hi[k], seen[k] = 0, n - 1, {0: a1[k], n - 1: b1[k]}
     dead: set = set()
     holes: Dict[Key, set] = {k: set() for k in lo}
+    changes: Dict[Key, List[Tuple[int, int]]] = {k: [] for k in lo}
+    done: set = set()
 
     def candidates(k: Key) -> List[int]:
         return [i for i in range(lo[k] + 1, hi[k]) if i not in dead and i not in holes[k]]
 
+    def close(k: Key) -> None:
+        # The interval is as narrow as it gets.  If the outcome there is not B's, it changed again
+        # later: the next interval runs from the last point with this outcome to the next without.
+        changes[k].append((lo[k], hi[k]))
+        now = seen[k][hi[k]]
+        if now == seen[k][n - 1]:
+            done.add(k)
+            return
+        nxt = min(i for i in seen[k] if i > hi[k] and seen[k][i] != now)
+        lo[k] = max(i for i in seen[k] if hi[k] <= i < nxt and seen[k][i] == now)
+        hi[k] = nxt
+
     while True:
-        mids = Counter()
         for k in lo:
-            c = candidates(k)
-            if c:
+            while k not in done and not candidates(k):
+                close(k)
+        mids: Counter = Counter()
+        for k in lo:
+            if k not in done:
+                c = candidates(k)
                 mids[c[len(c) // 2]] += 1
         if not mids:
             break
         point = min(mids, key=lambda i: (-mids[i], i))
-        open_keys = [k for k in lo if lo[k] < point < hi[k] and point not in holes[k]]
+        open_keys = [k for k in lo if k not in done and lo[k] < point < hi[k] and point not in holes[k]]
         got = probe(point, open_keys)
         if got is None:
             dead.add(point)
@@ -173,16 +194,17 @@ def search(n: int, keys: Sequence[Key], probe: ProbeFn) -> List[Finding]:
         for k in open_keys:
             if k not in got:
                 holes[k].add(point)      # the case or mode does not exist at this point
-            elif got[k] == seen[k][0]:
+                continue
+            seen[k][point] = got[k]
+            if got[k] == seen[k][lo[k]]:
                 lo[k] = point
-                seen[k][point] = got[k]
             else:
                 hi[k] = point
-                seen[k][point] = got[k]
     for k in lo:
-        skipped = tuple(i for i in range(lo[k] + 1, hi[k]))
-        findings[k] = Finding(k, "found", seen[k][0], seen[k][n - 1], a2[k], b2[k], lo[k], hi[k],
-                              seen[k][hi[k]], skipped)
+        (before, first), *later = changes[k]
+        findings[k] = Finding(k, "found", seen[k][0], seen[k][n - 1], a2[k], b2[k], before, first,
+                              seen[k][first], tuple(range(before + 1, first)),
+                              tuple((b, f, seen[k][f]) for b, f in later))
     return [findings[k] for k in keys]
 
 
@@ -224,8 +246,10 @@ def line(f: Finding, points: Sequence[_bisect_env.Pins]) -> str:
                      + ", ".join(step_words(points[i - 1], points[i])[0] for i in f.skipped))
     text = f"{name}: {a_text} -> {new_text} first in {now} ({was} before it" + "".join(
         "; " + e for e in extra) + ")"
-    if f.b and f.first_obs != f.b:
-        text += f"; it changed again before B ({f.b.text()} there; that change not bisected)"
+    for before, first, obs in f.later:
+        now, was, _held = step_words(points[before], points[first])
+        gap = f", {first - before - 1} not installable between" if first - before > 1 else ""
+        text += f"; then {obs.text()} first in {now} ({was} before it{gap})"
     return text
 
 
