@@ -144,8 +144,8 @@ def test_line_for_a_two_package_step_with_skipped_versions_between():
     f = Finding(K1, "found", OTHER, NEW, OTHER, NEW, 0, 2, NEW, (1,))
     text = bisection.line(f, pts)
     assert "ok -> AttributeError first in tensorflow-cpu 2.16.1 + keras 3.0.0" in text
-    assert "(tensorflow-cpu 2.15.1 + keras 2.15.0 before it; 1 version(s) between could not be " \
-           "installed: keras 3.0.0)" in text
+    assert "(tensorflow-cpu 2.15.1 + keras 2.15.0 before it; 1 between could not be installed: " \
+           "tensorflow-cpu 2.15.1 + keras 3.0.0)" in text
 
 
 # --- index and path ---------------------------------------------------------------------------

@@ -225,6 +225,13 @@ def step_words(before: _bisect_env.Pins, first: _bisect_env.Pins) -> Tuple[str, 
     return now, was, _bisect_env.pins_text(tuple((h, new[h]) for h in held))
 
 
+def skipped_words(skipped: Sequence[int], points: Sequence[_bisect_env.Pins]) -> str:
+    """``2 between could not be installed: tensorflow-cpu 2.15.1 + keras 3.0.0, ...`` (first and last of many)."""
+    names = [_bisect_env.pins_text(points[i]) for i in skipped]
+    shown = ", ".join(names) if len(names) <= 3 else f"{names[0]}, ..., {names[-1]}"
+    return f"{len(names)} between could not be installed: {shown}"
+
+
 def line(f: Finding, points: Sequence[_bisect_env.Pins]) -> str:
     """One line per finding, e.g. ``case/broken/script: ValueError -> AttributeError first in keras 3.5.0
     (3.4.1 before it; tensorflow-cpu 2.16.2 held fixed)``."""
@@ -242,13 +249,12 @@ def line(f: Finding, points: Sequence[_bisect_env.Pins]) -> str:
         new_text += " (another message)"
     extra = [held + " held fixed"] if held else []
     if f.skipped:
-        extra.append(f"{len(f.skipped)} version(s) between could not be installed: "
-                     + ", ".join(step_words(points[i - 1], points[i])[0] for i in f.skipped))
+        extra.append(skipped_words(f.skipped, points))
     text = f"{name}: {a_text} -> {new_text} first in {now} ({was} before it" + "".join(
         "; " + e for e in extra) + ")"
     for before, first, obs in f.later:
         now, was, _held = step_words(points[before], points[first])
-        gap = f", {first - before - 1} not installable between" if first - before > 1 else ""
+        gap = "; " + skipped_words(range(before + 1, first), points) if first - before > 1 else ""
         text += f"; then {obs.text()} first in {now} ({was} before it{gap})"
     return text
 
