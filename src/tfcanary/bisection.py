@@ -252,10 +252,13 @@ def line(f: Finding, points: Sequence[_bisect_env.Pins]) -> str:
         extra.append(skipped_words(f.skipped, points))
     text = f"{name}: {a_text} -> {new_text} first in {now} ({was} before it" + "".join(
         "; " + e for e in extra) + ")"
+    previous = f.first_obs
     for before, first, obs in f.later:
         now, was, _held = step_words(points[before], points[first])
         gap = "; " + skipped_words(range(before + 1, first), points) if first - before > 1 else ""
-        text += f"; then {obs.text()} first in {now} ({was} before it{gap})"
+        same = " (another message)" if obs.text() == previous.text() else ""
+        text += f"; then {obs.text()}{same} first in {now} ({was} before it{gap})"
+        previous = obs
     return text
 
 
