@@ -100,7 +100,7 @@ def endpoint(spec: str, results_dirs: Sequence[str]) -> Endpoint:
 
 
 @dataclasses.dataclass
-class Path_:
+class Route:
     """The points from A to B and what was left out of it."""
 
     points: List[Pins]
@@ -135,7 +135,7 @@ def _role_events(index: _index.Index, pa: str, va: str, pb: str, vb: str,
     return out
 
 
-def build_path(a: Pins, b: Pins, index: _index.Index) -> Path_:
+def build_path(a: Pins, b: Pins, index: _index.Index) -> Route:
     """Every point from A to B, one package changing per step, in upload order.
 
     The TensorFlow and Keras packages are the two roles (any further pins, such
@@ -176,7 +176,7 @@ def build_path(a: Pins, b: Pins, index: _index.Index) -> Path_:
     if points[-1] != b and not (a == b):
         points.append(b)
         steps.append(pins_text(b))
-    return Path_(points, steps, no_wheel)
+    return Route(points, steps, no_wheel)
 
 
 def _entry(pins: Pins) -> Tuple[Entry, Dict[str, str]]:
