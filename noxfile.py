@@ -229,3 +229,23 @@ def tests(session: nox.Session) -> None:
     """Run the test suite, end-to-end tests on real TensorFlow included (pass -m 'not e2e' to skip them)."""
     session.install("-e", f"{ROOT}[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(name="bisect", venv_backend="uv", default=False)
+def bisect_session(session: nox.Session) -> None:
+    """The first release or nightly at which each transition A -> B appeared: nox -s bisect -- tf2.16 tf2.21.
+
+    Every option of `tfcanary bisect` passes through (--select, --case/--variant/--mode, --cases DIR,
+    --timeout, --out); --results-dir DIR is the results folder (default results/).  Writes
+    <results>/bisect/<A>--<B>.json and .md.
+    """
+    ap = argparse.ArgumentParser(prog="nox -s bisect --", add_help=False)
+    ap.add_argument("--results-dir", default="results")
+    opts, rest = ap.parse_known_args(session.posargs)
+    words = [w for w in rest if not w.startswith("-")]
+    if len(words) < 2:
+        session.error(f"Expected two environments: nox -s bisect -- tf2.16 tf2.21. Received: {session.posargs}")
+    session.install("-e", str(ROOT), "uv")
+    extra = [] if "--cases" in rest else ["--cases", str(ROOT / "cases")]
+    session.run("python", "-m", "tfcanary", "bisect", *rest,
+                "--results", str((ROOT / opts.results_dir).resolve()), *extra)
