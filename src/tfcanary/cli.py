@@ -74,6 +74,10 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from . import check
 
+    if args.max_age is not None:
+        from .freshness import require_fresh
+
+        print(require_fresh(args.results, args.max_age))
     return check.run(args.results, args.snapshots, update_snapshots=args.update,
                      junit=args.junit, markdown_out=args.markdown)
 
@@ -135,7 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="rewrite the snapshots from the results")
     p.add_argument("--junit", help="write JUnit XML here")
     p.add_argument("--markdown", help="write a Markdown summary (under 1 MiB) here")
+    p.add_argument("--max-age", type=float, metavar="DAYS",
+                   help="fail (exit 2) when the newest results are older than DAYS days")
     p.set_defaults(func=cmd_check)
+
+    from .nightly import add_parser as add_nightly_parser
+
+    add_nightly_parser(sub)
     return ap
 
 
