@@ -355,6 +355,7 @@ def nightly_check(session: nox.Session) -> None:
     Writes reports/check.xml and check.md (and the step summary on GitHub); exit 1 on transitions.
     """
     import os
+    import shutil
 
     from tfcanary import alert
 
@@ -364,10 +365,13 @@ def nightly_check(session: nox.Session) -> None:
     session.run("python", "-m", "tfcanary", "check", "--results", str(opts.results_dir),
                 "--snapshots", str(ROOT / "snapshots"), "--junit", str(reports / "check.xml"),
                 "--markdown", str(reports / "check.md"), success_codes=[0, 1])
-    outcome = alert.read_check(reports, opts.results_dir)
+    outcome = alert.read_check(reports)
     if outcome.transitions and "bisect" in nox.registry.get():
         _nox_here(session, "-s", "bisect", "--", *BISECT_PAIR)   # tolerated: the check still reports
-        outcome = alert.read_check(reports, opts.results_dir)
+        for md in (opts.results_dir / "bisect").glob("*.md"):     # the alert reads reports/ only
+            (reports / "bisect").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(md, reports / "bisect" / md.name)
+        outcome = alert.read_check(reports)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as f:

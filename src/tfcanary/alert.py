@@ -5,7 +5,7 @@
 
 :func:`read_check` reads what the check wrote (``check.xml``: transitions are
 its failures; ``check.md``: the issue's text) and the bisection Markdown when
-there is one (``results/bisect/*.md``).  :func:`decide` is the whole policy,
+there is one (``reports/bisect/*.md``: the check session copies it there).  :func:`decide` is the whole policy,
 without the network, given the open alert issues:
 
 =================  ==============  ==================================================
@@ -84,7 +84,7 @@ class Action:
         return dataclasses.asdict(self)
 
 
-def read_check(reports: Path, results: Optional[Path] = None) -> CheckOutcome:
+def read_check(reports: Path) -> CheckOutcome:
     """The check's JUnit (failures = transitions) and Markdown, and any bisection Markdown."""
     xml = reports / "check.xml"
     if not xml.is_file():
@@ -100,10 +100,7 @@ def read_check(reports: Path, results: Optional[Path] = None) -> CheckOutcome:
             if failure is not None:
                 found.append(f"{suite.get('name')} {case.get('name')}: {failure.get('type')}")
     md = reports / "check.md"
-    bisect = ""
-    bisect_dir = (results / "bisect") if results else None
-    if bisect_dir and bisect_dir.is_dir():
-        bisect = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(bisect_dir.glob("*.md")))
+    bisect = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted((reports / "bisect").glob("*.md")))
     return CheckOutcome(True, tuple(sorted(found)),
                         md.read_text(encoding="utf-8") if md.is_file() else "", bisect)
 
@@ -186,11 +183,11 @@ def _run_url() -> str:
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else ""
 
 
-def run(reports: Path, results: Path, dry_run: bool = False, run_url: Optional[str] = None,
+def run(reports: Path, dry_run: bool = False, run_url: Optional[str] = None,
         gh: Optional[str] = None) -> int:
     """Read the check, list the open alerts (unless ``dry_run``), decide, apply; print the action."""
     gh = gh or os.environ.get("TFCANARY_GH", "gh")
-    outcome = read_check(reports, results)
+    outcome = read_check(reports)
     issues = [] if dry_run else open_alerts(gh)
     action = decide(outcome, issues, run_url if run_url is not None else _run_url())
     issues_text = "".join(f" #{n}" for n in action.issues)

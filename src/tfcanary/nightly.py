@@ -338,8 +338,7 @@ def _cmd(args: argparse.Namespace) -> int:
                       args.results_dir, args.reports, push=args.push)
         print(json.dumps(out))
     elif args.step == "alert":
-        return alert.run(Path(args.reports), Path(args.results_dir or root / "results"),
-                         dry_run=args.dry_run, run_url=args.run_url)
+        return alert.run(Path(args.reports), dry_run=args.dry_run, run_url=args.run_url)
     return 0
 
 
