@@ -233,3 +233,145 @@ def test_the_dashboard_banner_shows_the_newest_results(tmp_path):
     assert page.count(freshness.BANNER_ID) == 1 and "2026-01-01 00:00 UTC" in page
     assert json.loads((html / "freshness.json").read_text()) == {
         "newest_results": "2026-01-01T00:00:00+00:00"}
+
+
+# --- two nights end to end ----------------------------------------------------------------
+
+E2E_SELECT = "python-if-on-tensor"
+E2E_TIMER = "--processes 1 --max-processes 1 --repeats 5"
+E2E_MACHINE = "e2e-runner"
+
+
+def _nox(cwd, *args, env=None, check=True):
+    """A session of the checkout ``cwd`` as the workflow calls it; (exit status, output)."""
+    proc = subprocess.run([sys.executable, "-m", "nox", "-f", str(cwd / "noxfile.py"), *args],
+                          cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        pytest.fail(f"nox {' '.join(args)} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-6000:]}")
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _project_copy(dest):
+    """The project as committed plus what is not committed yet: the repository GitHub would hold."""
+    files = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+
+
+def _tonights_pins():
+    """Two real, different nights from the index: the newest nightlies and the ones before."""
+    newest = nightly.resolve_pins()
+    before = nightly.resolve_pins(requires=[f"{name}<{version}" for name, version in newest.versions])
+    return before, newest
+
+
+def _night(tmp_path, n, pins, gh_env):
+    """One night as the workflow runs it: pin -> one job per environment -> publish -> check -> alert."""
+    runner = tmp_path / "runner"     # the environment jobs' checkout (a runner with a warm .nox)
+    if not runner.exists():
+        _git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(runner))
+    _git(runner, "fetch", "-q", "origin")
+    _git(runner, "checkout", "-q", "--detach", "origin/main")
+    outputs = tmp_path / f"night{n}-outputs.txt"
+    _nox(runner, "-s", "nightly-pin", "--", "--push", "--github-output", str(outputs),
+         *[a for name, version in pins.versions for a in ("--require", f"{name}=={version}")])
+    sha = dict(l.split("=", 1) for l in outputs.read_text().splitlines())["sha"]
+    _git(runner, "checkout", "-q", "--detach", sha)
+    artifacts = tmp_path / f"night{n}-artifacts"
+    for label in ("tf2.21", "nightly"):
+        _nox(runner, "-s", "nightly-env", "--", label, "--sha", sha, "--machine", E2E_MACHINE,
+             "--select", E2E_SELECT, "--timer-args", E2E_TIMER, "--out", str(artifacts / f"env-{label}"))
+    job = tmp_path / f"night{n}-publish"   # the publish/check/alert jobs: a fresh checkout of SHA
+    _git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(job))
+    _git(job, "checkout", "-q", "--detach", sha)
+    envdir = ["--envdir", str(tmp_path / "job-envs")]
+    _nox(job, *envdir, "-s", "nightly-merge", "--", str(artifacts))
+    _nox(job, *envdir, "-s", "nightly-reports")
+    _nox(job, *envdir, "-s", "nightly-publish", "--", "--push")
+    rc, log = _nox(job, *envdir, "-s", "nightly-check", check=False)
+    _, alert_log = _nox(job, *envdir, "-s", "nightly-alert", env=gh_env)
+    return {"sha": sha, "job": job, "rc": rc, "log": log, "alert": alert_log}
+
+
+@pytest.mark.e2e
+def test_two_nights_of_the_nightly_against_a_local_github(tmp_path):
+    started = time.monotonic()
+    pins_1, pins_2 = _tonights_pins()
+    assert dict(pins_1.versions)["tf-nightly"] != dict(pins_2.versions)["tf-nightly"]
+    origin = tmp_path / "origin.git"
+    _git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    _project_copy(dev)
+    _git(dev, "init", "-q", "-b", "main")
+    _git(dev, "remote", "add", "origin", str(origin))
+    _git(dev, "add", "-A")
+    _git(dev, "-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-qm", "the project")
+    _git(dev, "push", "-q", "origin", "main")
+    gh = tmp_path / "gh"
+    gh.write_text(f"#!/bin/sh\nexec {sys.executable} {RESOURCES / 'fake_gh.py'} \"$@\"\n")
+    gh.chmod(0o755)
+    gh_env = {"TFCANARY_GH": str(gh), "FAKE_GH_STATE": str(tmp_path / "gh.json")}
+    try:
+        # Night 1: the committed snapshots cover the whole corpus and the night probes one case,
+        # so every other case is `removed`: transitions, exit 1, an alert opens.
+        one = _night(tmp_path, 1, pins_1, gh_env)
+        # The developer reviews and accepts the night's outcomes on main, as the README says.
+        _git(dev, "pull", "-q", "origin", "main")
+        for label in ("tf2.21", "nightly"):
+            shutil.copy2(one["job"] / "results" / f"{label}.json", dev / "snapshots" / "in.json")
+            subprocess.run([sys.executable, "-m", "tfcanary", "check", "--results",
+                            str(dev / "snapshots" / "in.json"), "--snapshots", str(dev / "snapshots"),
+                            "--update"], cwd=ROOT, check=True, capture_output=True)
+        (dev / "snapshots" / "in.json").unlink()
+        _git(dev, "add", "-A")
+        _git(dev, "-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-qm", "accept")
+        _git(dev, "push", "-q", "origin", "main")
+        # Night 2: other nightlies, the same outcomes: clean, exit 0, the alert closes.
+        two = _night(tmp_path, 2, pins_2, gh_env)
+    finally:
+        for big in ("runner/.nox", "runner/.asv/env", "job-envs"):
+            shutil.rmtree(tmp_path / big, ignore_errors=True)
+    wall = time.monotonic() - started
+
+    # The exit status is 1 exactly when the check's JUnit has transitions.
+    for night, rc in ((one, 1), (two, 0)):
+        failures = int(ET.parse(night["job"] / "reports" / "check.xml").getroot().get("failures"))
+        assert night["rc"] == rc and (failures > 0) == (rc == 1), (rc, failures, night["log"][-3000:])
+        assert (night["job"] / "reports" / "check.md").read_text().strip()
+        for report in ("index.html", "upgrade-tf2.21-nightly.html"):
+            assert (night["job"] / "reports" / report).is_file()
+    # Each night installed its own pins, really.
+    for night, pins in ((one, pins_1), (two, pins_2)):
+        doc = json.loads((night["job"] / "results" / "nightly.json").read_text())
+        assert doc["status"] == "ok"
+        freeze = set(doc["metadata"]["pip_freeze"])
+        assert {f"{name}=={version}" for name, version in pins.versions} <= freeze
+    # main holds only the developer's commits; `nightly` has one commit per night on top.
+    assert set(_git(origin, "log", "--format=%an", "main").split()) == {"dev"}
+    assert _git(origin, "rev-list", "--first-parent", "-2", "nightly").split() == [two["sha"], one["sha"]]
+    assert _git(origin, "rev-parse", f"{two['sha']}^2") == _git(origin, "rev-parse", "main")
+    # The asv history: one result per night per environment, kept on asv-results.
+    names = _git(origin, "ls-tree", "-r", "--name-only", "asv-results").split()
+    envs = {asvconf.env_name(matrix.get(label)) for label in ("tf2.21", "nightly")}
+    points = sorted(n for n in names if n.startswith(f"{E2E_MACHINE}/") and not n.endswith("machine.json"))
+    assert points == sorted(f"{E2E_MACHINE}/{night['sha'][:8]}-{env}.json"
+                            for night in (one, two) for env in envs)
+    # The published HTML: asv's dashboards with both nights on the nightly branch, the banner,
+    # the reports.
+    pages = _git(origin, "ls-tree", "-r", "--name-only", "gh-pages").split()
+    assert {"index.html", ".nojekyll", "reports/index.html", "reports/upgrade-tf2.21-nightly.html"} <= set(pages)
+    assert freshness.BANNER_ID in _git(origin, "show", "gh-pages:index.html")
+    graphs = [p for p in pages if p.startswith("graphs/") and "branch-nightly" in p
+              and p.endswith("speed.Outcomes.track_outcomes.json")]
+    assert len(graphs) == 2, graphs                       # one per environment
+    for path in graphs:
+        assert len(json.loads(_git(origin, "show", f"gh-pages:{path}"))) == 2   # one point per night
+    # The alert: opened by night 1, closed by night 2, one issue.
+    assert "alert: open" in one["alert"] and "alert: close #1" in two["alert"]
+    issues = json.loads((tmp_path / "gh.json").read_text())["issues"]
+    assert [i["state"] for i in issues] == ["closed"]
+    print(f"two nights end to end: {wall:.0f} s")
