@@ -281,7 +281,7 @@ def nightly_env(session: nox.Session) -> None:
     """Probe, time and asv-benchmark one environment at the night's commit, staged into artifact/.
 
     nox -s nightly-env -- LABEL --sha SHA [--machine NAME] [--select ID] [--timer-args "..."]
-                                [--out artifact]
+                                [--bench REGEX] [--out artifact]
     Each step runs even when an earlier one failed (an install failure is recorded); the
     session fails at the end if any did.
     """
@@ -294,6 +294,7 @@ def nightly_env(session: nox.Session) -> None:
     ap.add_argument("--machine", default=os.environ.get("TFCANARY_ASV_MACHINE") or platform.node())
     ap.add_argument("--select", action="append", default=[])
     ap.add_argument("--timer-args", default="", help="timer options for speed and asv, e.g. '--processes 1'")
+    ap.add_argument("--bench", help="only the asv benchmarks matching this regex (a quick look)")
     ap.add_argument("--results-dir", default="results")
     ap.add_argument("--out", default="artifact")
     opts = ap.parse_args(session.posargs)
@@ -311,7 +312,8 @@ def nightly_env(session: nox.Session) -> None:
     try:
         session.run("asv", "machine", "--yes", "--machine", opts.machine)
         session.run("asv", "run", "--machine", opts.machine, "--show-stderr",
-                    "-E", asvconf.env_name(matrix.get(opts.label)), f"{opts.sha}^!", env=asv_env)
+                    "-E", asvconf.env_name(matrix.get(opts.label)), f"{opts.sha}^!",
+                    *(["--bench", opts.bench] if opts.bench else []), env=asv_env)
     except nox.command.CommandFailed:
         session.warn(f"asv run failed in {opts.label}")
         ok = False
