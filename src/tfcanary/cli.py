@@ -74,6 +74,10 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from . import check
 
+    if args.max_age is not None:
+        from .freshness import require_fresh
+
+        print(require_fresh(args.results, args.max_age))
     return check.run(args.results, args.snapshots, update_snapshots=args.update,
                      junit=args.junit, markdown_out=args.markdown)
 
@@ -154,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="rewrite the snapshots from the results")
     p.add_argument("--junit", help="write JUnit XML here")
     p.add_argument("--markdown", help="write a Markdown summary (under 1 MiB) here")
+    p.add_argument("--max-age", type=float, metavar="DAYS",
+                   help="fail (exit 2) when the newest results are older than DAYS days")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("bisect", help="the first release or nightly at which outcomes changed from A to B")
@@ -172,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--python", default="3.11", help="Python of the environments built (default 3.11)")
     p.add_argument("--out", help="folder for <A>--<B>.json and .md (default: <results>/bisect)")
     p.set_defaults(func=cmd_bisect)
+
+    from .nightly import add_parser as add_nightly_parser
+
+    add_nightly_parser(sub)
     return ap
 
 
