@@ -101,6 +101,8 @@ def test_each_item_gets_a_fresh_empty_folder_and_the_users_cwd_is_untouched(runs
     assert o[("cwd-writer", "broken", "script")]["status"] == "ok"
     assert o[("cwd-reader", "broken", "script")]["status"] == "ok"
     assert sorted(p.name for p in runs["user"].iterdir()) == ["precious.txt"]
+    # The writer's scratch file in its temporary folder, AutoGraph's generated
+    # modules: all below the probe's folder, removed with it.
     assert list(runs["tmp"].iterdir()) == []
 
 

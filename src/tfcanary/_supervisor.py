@@ -157,6 +157,9 @@ class Supervisor:
         self.spawned += 1
         items_dir = self.workdir / f"items-{k}"
         items_dir.mkdir()
+        # The worker's temporary folder is its items folder: the item folders,
+        # AutoGraph's generated modules and a case's scratch files all go with it.
+        env["TMPDIR"] = str(items_dir)
         log_path = self.workdir / f"worker-{k}.log"
         r, w = os.pipe()
         cmd = [sys.executable, str(WORKER), "--plan", str(self.plan_path), "--events-fd", str(w),

@@ -56,7 +56,8 @@ def _check_cwd_is_fresh():
 
 
 writer = script_case("cwd-writer", family="hermetic",
-                     doc="Writes a file into its working directory, then deletes everything there.")
+                     doc="Writes a file into its working directory, then deletes everything there; "
+                         "leaves a file there and one in the temporary folder.")
 
 
 @writer.broken
@@ -68,6 +69,8 @@ def _(tf, keras):
         os.remove(name)
     with open("note.txt", "w") as f:  # and leaves one behind
         f.write("left behind")
+    fd, _scratch = tempfile.mkstemp(prefix="left-behind-")  # and a scratch file in the temp dir
+    os.close(fd)
 
 
 reader = script_case("cwd-reader", family="hermetic",
