@@ -143,3 +143,17 @@ def test_markdown_summary_stays_under_1_mib_with_a_note(tmp_path):
     assert len(check.markdown(checks, limit=20_000).encode("utf-8")) <= 20_000
     small = [check.EnvCheck("tf2.21", "compared", transitions=t.head(5))]
     assert "not listed" not in check.markdown(small) and check.markdown(small).count("| high |") == 5
+
+
+def test_update_leaves_a_snapshot_alone_when_only_the_date_changed(run_dir):
+    res, snaps = run_dir
+    path = snaps / "tf2.21.json"
+    before = path.read_text()
+    doc = json.loads(before)
+    doc["from"]["date"] = "1999-01-01"
+    path.write_text(check.dumps_snapshot(doc))
+    edited = path.read_text()
+    lines = []
+    assert check.run([res], snaps, update_snapshots=True, echo=lines.append) == 0
+    assert path.read_text() == edited
+    assert any("unchanged" in line and "tf2.21" in line for line in lines)

@@ -77,6 +77,9 @@ def stamp_corpus(out: os.PathLike, cases: Sequence[os.PathLike], snapshots: Opti
         meta = doc.get("metadata") or {}
         if isinstance(meta.get("pip_freeze"), list):
             meta["pip_freeze"] = [scrub(str(a)) for a in meta["pip_freeze"]]
+        for o in doc.get("outcomes") or []:   # tracebacks quoted in messages name the user's files
+            if isinstance(o.get("message"), str):
+                o["message"] = scrub(o["message"])
     results.write(out, doc)
 
 
