@@ -41,7 +41,9 @@ def test_the_readme_example_runs_as_written(tmp_path):
     (tmp_path / "mycompany" / "__init__.py").write_text("")
     commands = re.search(r"```sh\n(.*?)```", section, re.S).group(1).splitlines()
     env = {**os.environ, "TFCANARY_CACHE": os.environ.get("TFCANARY_CACHE")
-           or str(ROOT / ".nox" / "user-cache")}
+           or str(ROOT / ".nox" / "user-cache"),
+           # the checkout's tfcanary, also when the tests run with PYTHONPATH=src (relative)
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     ran = 0
     for line in commands:
         words = shlex.split(line)
