@@ -287,7 +287,8 @@ def markdown(checks: Sequence[EnvCheck], limit: int = MARKDOWN_LIMIT) -> str:
             row["by_change"] = ", ".join(f"{k} {int(v)}" for k, v in nz.items())
         envs.append(row)
     template = report._env("check.md")
-    ctx = {"envs": envs, "failed": any(c.failed for c in checks), "n_transitions": len(t)}
+    ctx = {"envs": envs, "failed": any(c.failed for c in checks), "n_transitions": len(t),
+           "unchecked": [c for c in checks if c.state in ("no-snapshot", "env-failed")]}
     lines = [f"| {report.md_cell(r['env'])} | `{report.md_cell(r['case'])}` | {r['variant']} | "
              f"{r['mode']} | {r['change']} | {r['risk']} | {report.md_cell(_outcome('a', r))} | "
              f"{report.md_cell(_outcome('b', r))} |" for r in report._records(t)]
