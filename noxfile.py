@@ -11,8 +11,12 @@
 Options after ``--`` reach every selected session:
     gpu                      install the CUDA build (tensorflow[and-cuda]) instead of tensorflow-cpu
     --results-dir DIR        where results files go (default: results/)
+    --cases DIR              probe this case folder instead of cases/ (repeatable; relative to
+                             where nox was started, or absolute)
     --select PATTERN         only cases whose id, family or tag matches (repeatable)
     --timeout SECONDS        per (case, variant, mode) before it is recorded as a timeout
+    --shuffle SEED, --jobs N passed to the probe as they are
+Any other option is an error that names it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from tfcanary import envs, matrix, results  # noqa: E402
+from tfcanary import envs, matrix, results, userrun  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
@@ -39,23 +43,64 @@ PROBE = ROOT / "src" / "tfcanary" / "_probe.py"
 PINS = ROOT / "nightly-pins.txt"
 
 
-def _options(posargs: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="nox -s <env> --", add_help=False)
+class _OptionsError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:   # argparse would exit; the session reports it
+        raise _OptionsError(message)
+
+
+def _parse(session: nox.Session) -> argparse.Namespace:
+    """The options after ``--``, shared by every session; an unknown one is an error naming it.
+
+    Paths (``--cases``, ``--results-dir``, ``--snapshots``) are relative to the
+    folder nox was started in, since nox itself runs in the noxfile's folder.
+    """
+    ap = _Parser(prog="nox -s <session> --", add_help=False, allow_abbrev=False)
     ap.add_argument("words", nargs="*")
     ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--cases", action="append", default=[])
     ap.add_argument("--select", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=120.0)
-    opts, _unknown = ap.parse_known_args(posargs)
-    unknown_words = set(opts.words) - {"gpu"}
-    if unknown_words:
-        raise SystemExit(f"Expected options like 'gpu' or '--select ID'. Received: {sorted(unknown_words)}")
+    ap.add_argument("--shuffle")
+    ap.add_argument("--jobs")
+    ap.add_argument("--speedups")
+    ap.add_argument("--snapshots")
+    ap.add_argument("--update", action="store_true")
+    try:
+        opts, unknown = ap.parse_known_args(session.posargs)
+        if unknown:
+            raise _OptionsError(f"unknown {sorted(unknown)}")
+    except _OptionsError as exc:
+        session.error(f"Expected options after -- like 'gpu', '--cases DIR', '--select ID', "
+                      f"'--results-dir DIR', '--timeout S', '--shuffle SEED', '--jobs N'. "
+                      f"Received: {' '.join(session.posargs)} ({exc})")
+    base = Path(getattr(session, "invoked_from", None) or ROOT)
+    opts.results_dir = (base / opts.results_dir).resolve()
+    opts.cases = [(base / c).resolve() for c in opts.cases]
+    if opts.snapshots:
+        opts.snapshots = str((base / opts.snapshots).resolve())
     opts.gpu = "gpu" in opts.words
-    opts.results_dir = (ROOT / opts.results_dir).resolve()
+    return opts
+
+
+def _options(session: nox.Session) -> argparse.Namespace:
+    """The environment sessions' options: words other than ``gpu`` are an error."""
+    opts = _parse(session)
+    unknown_words = sorted(set(opts.words) - {"gpu"})
+    if unknown_words:
+        session.error(f"Expected options like 'gpu' or '--select ID'. Received: {unknown_words}")
+    for folder in opts.cases:
+        if not folder.is_dir():
+            session.error(f"Expected --cases to name a folder of case modules. Received: {folder} "
+                          f"({'not a folder' if folder.exists() else 'not found'}).")
     return opts
 
 
 def _probe_env(session: nox.Session, entry: matrix.Entry) -> None:
-    opts = _options(session.posargs)
+    opts = _options(session)
     out = opts.results_dir / f"{entry.label}.json"
     pins = matrix.read_pins(PINS) if entry.tf == "nightly" else None
     venv = Path(session.virtualenv.location)
@@ -63,8 +108,8 @@ def _probe_env(session: nox.Session, entry: matrix.Entry) -> None:
                 + (f" as of {entry.exclude_newer}" if entry.exclude_newer else ""))
     inst = envs.install(entry, venv, gpu=opts.gpu, pins=pins,
                         upgrade=entry.tf == "nightly" and not pins)
-    session.log(("reused the installed environment" if inst.reused else "installed")
-                + f" in {inst.seconds:.1f} s")
+    session.log(("reused the installed environment" if inst.reused else "installed" if inst.ok
+                 else "install failed") + f" in {inst.seconds:.1f} s")
     if not inst.ok:
         results.write(out, {
             "label": entry.label, "status": "install-failed", "env": entry.to_dict(),
@@ -74,13 +119,16 @@ def _probe_env(session: nox.Session, entry: matrix.Entry) -> None:
             "cases": [], "corpus_errors": [], "outcomes": [],
         })
         session.error(f"{entry.label}: install failed, recorded in {out}:\n{inst.message[-2000:]}")
-    args = [str(PROBE), "--cases", str(ROOT / "cases"), "--label", entry.label,
+    cases = opts.cases or [ROOT / "cases"]
+    args = [str(PROBE), *userrun.case_args(cases), "--label", entry.label,
             "--out", str(out), "--env-json", json.dumps(entry.to_dict()),
             "--install-json", json.dumps(inst.to_dict()), "--timeout", str(opts.timeout)]
-    for pattern in opts.select:
-        args += ["--select", pattern]
-    session.log(f"probing the corpus in {entry.label} -> {out}")
-    session.run("python", *args, env=dict(entry.env), log=False)
+    args += userrun.probe_options(opts.select, opts.shuffle, opts.jobs)
+    session.log(f"probing {' '.join(map(str, cases))} in {entry.label} -> {out}")
+    try:
+        session.run("python", *args, env=dict(entry.env), log=False)
+    finally:
+        userrun.stamp_corpus(out, cases, ROOT / "snapshots" if not opts.cases else None, cwd=ROOT)
 
 
 def _make_env_session(entry: matrix.Entry) -> None:
@@ -101,7 +149,7 @@ for _entry in matrix.full():
 @nox.session(tags=["full", "default"], venv_backend="uv")
 def summary(session: nox.Session) -> None:
     """Count outcomes per environment (ok / error / crash / timeout / skip); write results/summary.txt."""
-    opts = _options(session.posargs)
+    opts = _parse(session)
     session.install("-e", str(ROOT))
     session.run("python", "-m", "tfcanary", "summary", str(opts.results_dir), "--expect-default",
                 "--write", str(opts.results_dir / "summary.txt"))
@@ -110,7 +158,7 @@ def summary(session: nox.Session) -> None:
 @nox.session(venv_backend="uv", default=False)
 def report(session: nox.Session) -> None:
     """Write the version matrix, reports/index.html, from results/ (options: --results-dir, --speedups FILE)."""
-    opts = _report_options(session.posargs)
+    opts = _report_options(session)
     session.install("-e", str(ROOT))
     extra = ["--speedups", opts.speedups] if opts.speedups else []
     session.run("python", "-m", "tfcanary", "report", str(opts.results_dir),
@@ -120,7 +168,7 @@ def report(session: nox.Session) -> None:
 @nox.session(venv_backend="uv", default=False)
 def upgrade(session: nox.Session) -> None:
     """Write the upgrade-risk report A -> B: nox -s upgrade -- tf2.15 tf2.21 [--results-dir DIR]."""
-    opts = _report_options(session.posargs)
+    opts = _report_options(session)
     if len(opts.words) != 2:
         session.error(f"Expected two environments: nox -s upgrade -- tf2.15 tf2.21. Received: {opts.words}")
     session.install("-e", str(ROOT))
@@ -131,22 +179,18 @@ def upgrade(session: nox.Session) -> None:
 
 @nox.session(venv_backend="uv", default=False)
 def check(session: nox.Session) -> None:
-    """Compare results/ with snapshots/ (exit 1 on transitions); -- --update rewrites the snapshots."""
-    opts = _report_options(session.posargs)
+    """Compare results/ with the corpus's snapshots (exit 1 on transitions); -- --update rewrites them."""
+    opts = _report_options(session)
     session.install("-e", str(ROOT))
-    args = ["--results", str(opts.results_dir), "--snapshots", str(ROOT / "snapshots"),
+    # Without --snapshots, check takes the snapshots of the corpus the results came from:
+    # snapshots/ for this repo's cases/, <DIR>/snapshots for a run with --cases DIR.
+    args = ["--results", str(opts.results_dir), *(["--snapshots", opts.snapshots] if opts.snapshots else []),
             "--junit", str(ROOT / "reports" / "check.xml"), "--markdown", str(ROOT / "reports" / "check.md")]
     session.run("python", "-m", "tfcanary", "check", *args, *(["--update"] if opts.update else []))
 
 
-def _report_options(posargs: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="nox -s report|upgrade|check --", add_help=False)
-    ap.add_argument("words", nargs="*")
-    ap.add_argument("--results-dir", default="results")
-    ap.add_argument("--speedups")
-    ap.add_argument("--update", action="store_true")
-    opts = ap.parse_args(posargs)
-    opts.results_dir = (ROOT / opts.results_dir).resolve()
+def _report_options(session: nox.Session) -> argparse.Namespace:
+    opts = _parse(session)
     found = opts.results_dir / "speed" / "speedups.csv"   # written by the speed session, if run
     if opts.speedups is None and found.exists():
         opts.speedups = str(found)

@@ -103,6 +103,9 @@ def test_an_environment_without_a_snapshot_fails(run_dir, tmp_path):
     lines = []
     assert check.run([res], snaps, echo=lines.append) == 1
     assert any("no-snapshot" in line for line in lines)
+    md = tmp_path / "check.md"
+    check.run([res], snaps, markdown_out=md, echo=lambda s: None)
+    assert md.read_text().splitlines()[0] == "## tfcanary check: 0 outcomes changed; tf2.21 not compared: no snapshot"
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):
@@ -143,3 +146,17 @@ def test_markdown_summary_stays_under_1_mib_with_a_note(tmp_path):
     assert len(check.markdown(checks, limit=20_000).encode("utf-8")) <= 20_000
     small = [check.EnvCheck("tf2.21", "compared", transitions=t.head(5))]
     assert "not listed" not in check.markdown(small) and check.markdown(small).count("| high |") == 5
+
+
+def test_update_leaves_a_snapshot_alone_when_only_the_date_changed(run_dir):
+    res, snaps = run_dir
+    path = snaps / "tf2.21.json"
+    before = path.read_text()
+    doc = json.loads(before)
+    doc["from"]["date"] = "1999-01-01"
+    path.write_text(check.dumps_snapshot(doc))
+    edited = path.read_text()
+    lines = []
+    assert check.run([res], snaps, update_snapshots=True, echo=lines.append) == 0
+    assert path.read_text() == edited
+    assert any("unchanged" in line and "tf2.21" in line for line in lines)

@@ -32,3 +32,20 @@ def test_list_the_real_corpus():
     proc = _cli("list")
     assert proc.returncode == 0, proc.stderr
     assert "python-if-on-tensor" in proc.stdout
+
+
+def test_with_specs_keep_their_options_together():
+    from tfcanary import cli
+
+    rest, specs = cli.split_with(["run", "--with", "-e", ".", "--env", "tf2.15", "--with", "mypkg==1.2",
+                                  "--with=-r req.txt"])
+    assert rest == ["run", "--env", "tf2.15"]
+    assert specs == ["-e .", "mypkg==1.2", "-r req.txt"]
+
+
+def test_a_wrong_env_label_names_close_matches(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tfcanary", "run", "--cases", str(tmp_path),
+                           "--env", "tf2.21-legacyy"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "Did you mean 'tf2.21-legacy'" in proc.stderr, proc.stderr
+    proc = _cli("upgrade", "tf9.99", "tf2.15", "--results", str(RESOURCES))
+    assert "Did you mean 'tf9.99'" not in proc.stderr

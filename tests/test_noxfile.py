@@ -31,6 +31,8 @@ def test_a_failed_install_is_recorded_and_the_next_environment_still_runs(tmp_pa
         assert "tensorflow-cpu" in doc["message"]
         assert doc["install"]["ok"] is False and doc["outcomes"] == []
     assert "tf2.16: install failed" in proc.stdout + proc.stderr
+    assert "installed in" not in proc.stdout + proc.stderr   # the log says it failed, not "installed"
+    assert "install failed in" in proc.stdout + proc.stderr
 
 
 def test_the_summary_shows_install_failures(tmp_path):
@@ -55,3 +57,24 @@ def test_a_missing_interpreter_is_a_clear_skip_even_on_ci(tmp_path):
     assert proc.returncode == 0, text
     assert "skipped: Python interpreter 3.99 not found" in text
     assert not (tmp_path / "r" / "tf2.15.json").exists()
+
+
+def test_unknown_options_after_the_double_dash_are_an_error_naming_them(tmp_path):
+    for bad in ("--selct=x", "--sellect"):
+        proc = _run(["-s", "tf2.15", "--", "--select", "ok-id", bad], tmp_path)
+        text = proc.stdout + proc.stderr
+        assert proc.returncode == 1, text
+        assert f"unknown ['{bad}']" in text, text
+        assert "installing" not in text   # refused before anything is installed
+
+
+def test_cases_dir_is_relative_to_where_nox_was_started(tmp_path):
+    # nox runs the noxfile in its own folder; --cases names a folder from the caller's.
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    proc = subprocess.run(nox_cmd("--envdir", str(tmp_path / "envs"),
+                                  "-s", "tf2.15", "--", "--cases", "my-cases"),
+                          cwd=here, capture_output=True, text=True, timeout=600)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 1, text
+    assert f"Received: {here / 'my-cases'} (not found)" in text, text

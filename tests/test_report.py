@@ -221,3 +221,18 @@ def test_speed_moves_needs_intervals_on_both_sides():
          "ratio_xla": 2.0, "ratio_xla_lo": 1.0, "ratio_xla_hi": 3.0}])
     assert report.speed_moves(speed, "tf2.15", "tf2.21").empty
     assert report.speed_moves(None, "tf2.15", "tf2.21").empty
+
+
+def test_corpus_errors_are_listed_in_the_matrix_with_file_line_and_message(small, tmp_path):
+    doc = results.read(small / "tf2.15.json")
+    doc["corpus_errors"] = [{"file": "bad.py", "line": 5,
+                             "message": "case module failed to import: SyntaxError: invalid syntax"}]
+    results.write(small / "tf2.15.json", doc)
+    html = report.write_matrix([small], tmp_path / "reports").read_text()
+    assert "Corpus errors (1)" in html
+    assert ("<td><code>bad.py</code></td><td>5</td><td>case module failed to import: "
+            "SyntaxError: invalid syntax</td><td>tf2.15</td>") in html
+
+
+def test_no_corpus_errors_section_without_corpus_errors(small, tmp_path):
+    assert 'id="corpus-errors"' not in report.write_matrix([small], tmp_path / "reports").read_text()

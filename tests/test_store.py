@@ -43,3 +43,21 @@ def test_a_newer_results_file_is_refused_by_the_loader(tmp_path):
 def test_an_outcome_with_an_unknown_field_is_refused():
     with pytest.raises(ValueError, match="Outcome has no fields"):
         Outcome.from_dict({"case": "c", "variant": "broken", "mode": "eager", "status": "ok", "colour": 1})
+
+
+def test_two_files_for_one_environment_and_an_unreadable_file_are_named(tmp_path):
+    from tfcanary import cli
+
+    for d in ("a", "b"):
+        results.write(tmp_path / d / "tf2.15.json", {"label": "tf2.15", "status": "ok", "env": {},
+                                                      "install": {}, "metadata": {}, "cases": [],
+                                                      "corpus_errors": [], "outcomes": []})
+    (tmp_path / "b" / "tf2.21.json").write_text('{"schema": 1, "label": "tf2')
+    with pytest.raises(results.ResultsError) as exc:
+        store.read_all([tmp_path / "a", tmp_path / "b"])
+    text = str(exc.value)
+    assert str(tmp_path / "a" / "tf2.15.json") in text and str(tmp_path / "b" / "tf2.15.json") in text
+    assert str(tmp_path / "b" / "tf2.21.json") in text and "invalid JSON" in text
+    assert cli.main(["summary", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["summary", str(tmp_path / "empty")]) == 2

@@ -110,16 +110,57 @@ def snapshot_frame(doc: Dict[str, Any]):
 
 
 def update(res: "report.Results", snapshots: os.PathLike) -> List[Path]:
-    """Rewrite ``snapshots/<env>.json`` for every environment of ``res`` whose probe completed."""
+    """Rewrite ``snapshots/<env>.json`` for every environment of ``res`` whose probe completed.
+
+    A snapshot that would differ only in the probe date is left as it is, so
+    that an update shows in ``git diff`` only what changed.  Returns the files
+    written.
+    """
     written = []
     for env in report._records(res.envs):
         if env["status"] != "ok":
             continue
         doc = snapshot_doc(env, res.outcomes[res.outcomes["env"] == env["env"]])
         path = Path(snapshots) / f"{env['env']}.json"
+        if _same_but_date(path, doc):
+            continue
         write_text_atomic(path, dumps_snapshot(doc))
         written.append(path)
     return written
+
+
+def _same_but_date(path: Path, doc: Dict[str, Any]) -> bool:
+    """True when the snapshot at ``path`` says what ``doc`` says, the date aside."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+    def undated(d: Any) -> Any:
+        if not isinstance(d, dict):
+            return d
+        frm = {k: v for k, v in (d.get("from") or {}).items() if k != "date"}
+        return {**d, "from": frm}
+
+    return undated(old) == undated(json.loads(dumps_snapshot(doc)))
+
+
+def default_snapshots(results: Sequence[os.PathLike]) -> Path:
+    """Where the snapshots of these results live: the folder their corpus records.
+
+    ``tfcanary run`` and ``nox -- --cases DIR`` record ``<DIR>/snapshots``
+    (relative to the folder they ran in); this repo's corpus records
+    ``snapshots``, as do results that record nothing.  Results from corpora
+    with different snapshot folders need ``--snapshots``.
+    """
+    from . import store
+
+    recorded = set(store.corpus_snapshots(results)) or {None}
+    if len(recorded) > 1:
+        raise UserError("Expected results from one corpus. Received: results whose corpora keep "
+                        f"snapshots in {', '.join(sorted(str(r or 'snapshots') for r in recorded))}. "
+                        "Name one with --snapshots DIR, or check each results folder apart.")
+    return Path(recorded.pop() or "snapshots")
 
 
 # --- comparing ----------------------------------------------------------------------------
@@ -246,7 +287,8 @@ def markdown(checks: Sequence[EnvCheck], limit: int = MARKDOWN_LIMIT) -> str:
             row["by_change"] = ", ".join(f"{k} {int(v)}" for k, v in nz.items())
         envs.append(row)
     template = report._env("check.md")
-    ctx = {"envs": envs, "failed": any(c.failed for c in checks), "n_transitions": len(t)}
+    ctx = {"envs": envs, "failed": any(c.failed for c in checks), "n_transitions": len(t),
+           "unchecked": [c for c in checks if c.state in ("no-snapshot", "env-failed")]}
     lines = [f"| {report.md_cell(r['env'])} | `{report.md_cell(r['case'])}` | {r['variant']} | "
              f"{r['mode']} | {r['change']} | {r['risk']} | {report.md_cell(_outcome('a', r))} | "
              f"{report.md_cell(_outcome('b', r))} |" for r in report._records(t)]
@@ -264,15 +306,24 @@ def markdown(checks: Sequence[EnvCheck], limit: int = MARKDOWN_LIMIT) -> str:
     return text
 
 
-def run(results: Sequence[os.PathLike], snapshots: os.PathLike, update_snapshots: bool = False,
-        junit: Optional[os.PathLike] = None, markdown_out: Optional[os.PathLike] = None,
-        echo: Callable[[str], None] = print) -> int:
-    """The check as the CLI runs it; returns the exit status (0 or 1; a UserError means 2)."""
+def run(results: Sequence[os.PathLike], snapshots: Optional[os.PathLike] = None,
+        update_snapshots: bool = False, junit: Optional[os.PathLike] = None,
+        markdown_out: Optional[os.PathLike] = None, echo: Callable[[str], None] = print) -> int:
+    """The check as the CLI runs it; returns the exit status (0 or 1; a UserError means 2).
+
+    ``snapshots`` defaults to the folder the results' corpus records
+    (:func:`default_snapshots`).
+    """
     res = report.load(results)
-    snap_dir = Path(snapshots)
+    snap_dir = Path(snapshots) if snapshots is not None else default_snapshots(results)
     if update_snapshots:
-        for p in update(res, snap_dir):
+        written = update(res, snap_dir)
+        for p in written:
             echo(f"wrote {p}")
+        unchanged = sorted(set(res.envs[res.envs["status"] == "ok"]["env"])
+                           - {p.stem for p in written})
+        if unchanged:
+            echo(f"unchanged (left as they are): {', '.join(unchanged)} in {snap_dir}")
         skipped = res.envs[res.envs["status"] != "ok"]["env"].tolist()
         if skipped:
             echo(f"not snapshotted (probe did not complete): {', '.join(skipped)}")

@@ -94,6 +94,61 @@ def cmd_speed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import userrun
+
+    return userrun.run(args.cases, args.env, with_specs=args.with_specs, select=args.select,
+                       results_dir=args.results, reports_dir=args.out, timeout=args.timeout,
+                       shuffle=args.shuffle, jobs=args.jobs, gpu=args.gpu)
+
+
+def cmd_envs(args: argparse.Namespace) -> int:
+    from . import envcache
+
+    if args.remove or args.all:
+        for path in envcache.remove(args.remove, everything=args.all):
+            print(f"removed {path}")
+        return 0
+    print(envcache.render(envcache.entries()), end="")
+    return 0
+
+
+_WITH_PATH_OPTIONS = ("-e", "--editable", "-r", "--requirement", "-c", "--constraint")
+
+
+def split_with(argv: List[str]) -> "tuple[List[str], List[str]]":
+    """Take ``--with SPEC`` out of ``argv`` before argparse sees it.
+
+    ``--with -e .`` and ``--with -r requirements.txt`` are one spec each: argparse
+    would read ``-e`` as an option of its own.  Returns (the other arguments, specs).
+    """
+    rest: List[str] = []
+    specs: List[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("--with="):
+            specs.append(a[len("--with="):])
+            i += 1
+        elif a == "--with":
+            if i + 1 >= len(argv):
+                raise UserError("Expected a package after --with (e.g. --with -e . or --with mypkg==1.2). "
+                                "Received: nothing.")
+            if argv[i + 1] in _WITH_PATH_OPTIONS:
+                if i + 2 >= len(argv):
+                    raise UserError(f"Expected a path after --with {argv[i + 1]}. Received: nothing.")
+                specs.append(f"{argv[i + 1]} {argv[i + 2]}")
+                i += 3
+            else:
+                specs.append(argv[i + 1])
+                i += 2
+        else:
+            rest.append(a)
+            i += 1
+    return rest, specs
+
+
+
 def cmd_bisect(args: argparse.Namespace) -> int:
     from . import bisection as bisect
 
@@ -154,13 +209,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="compare results with the snapshots; exit 1 on transitions")
     p.add_argument("--results", action="append", help="results folder or file (default: results)")
-    p.add_argument("--snapshots", default="snapshots")
+    p.add_argument("--snapshots", help="snapshot folder (default: the one recorded in the results: "
+                   "<corpus>/snapshots for a user's corpus, snapshots/ for this repo's)")
     p.add_argument("--update", action="store_true", help="rewrite the snapshots from the results")
     p.add_argument("--junit", help="write JUnit XML here")
     p.add_argument("--markdown", help="write a Markdown summary (under 1 MiB) here")
     p.add_argument("--max-age", type=float, metavar="DAYS",
                    help="fail (exit 2) when the newest results are older than DAYS days")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="probe your own case folder in chosen environments (built in a cache)")
+    p.add_argument("--cases", action="append", default=None, help="case folder (repeatable; default: cases)")
+    p.add_argument("--env", action="append", default=[],
+                   help="matrix label, e.g. tf2.15 (repeatable; default: the default matrix)")
+    p.add_argument("--with", dest="with_placeholder", metavar="SPEC", action="append",
+                   help="also install this into every environment: -e ., -r requirements.txt, "
+                        "mypkg==1.2 (repeatable; paths relative to the working directory)")
+    p.add_argument("--select", action="append", default=[], help="case id, family or tag pattern (repeatable)")
+    p.add_argument("--results", default="results", help="results folder (default: results)")
+    p.add_argument("--out", default="reports", help="reports folder (default: reports)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per (case, variant, mode)")
+    p.add_argument("--shuffle", metavar="SEED", help="passed to the probe: run the items in a seeded order")
+    p.add_argument("--jobs", metavar="N", help="passed to the probe: workers in parallel")
+    p.add_argument("--gpu", action="store_true", help="install the CUDA build of TensorFlow")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("envs", help="list the environments tfcanary run keeps in its cache, or remove them")
+    p.add_argument("--remove", action="append", default=[], metavar="LABEL", help="delete this one (repeatable)")
+    p.add_argument("--all", action="store_true", help="delete every cached environment")
+    p.set_defaults(func=cmd_envs)
 
     p = sub.add_parser("bisect", help="the first release or nightly at which outcomes changed from A to B")
     p.add_argument("a", help="the older environment: a label with a results file (tf2.16) or pins "
@@ -186,7 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with_specs: List[str] = []
+    if argv[:1] == ["run"]:
+        try:
+            argv, with_specs = split_with(argv)
+        except UserError as exc:
+            print(f"tfcanary: error: {exc}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
+    args.with_specs = with_specs
     if getattr(args, "cases", "unset") is None:
         args.cases = ["cases"]
     if getattr(args, "results", "unset") is None:

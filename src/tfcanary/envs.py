@@ -139,7 +139,8 @@ def _spec_hash(spec: Dict[str, object]) -> str:
 
 
 def install(entry: Entry, venv: os.PathLike, gpu: bool = False,
-            pins: Optional[Dict[str, str]] = None, upgrade: bool = False) -> InstallResult:
+            pins: Optional[Dict[str, str]] = None, upgrade: bool = False,
+            with_args: Sequence[str] = ()) -> InstallResult:
     """Install ``entry``'s packages into ``venv`` with uv, or reuse what is there.
 
     The environment is reused when its marker records the same requirements
@@ -147,11 +148,18 @@ def install(entry: Entry, venv: os.PathLike, gpu: bool = False,
     fresh resolve (nightly without pins).  When the requirements changed (CPU
     to GPU build, say) everything installed is removed first, since
     ``tensorflow`` and ``tensorflow-cpu`` write the same files.
+
+    ``with_args`` are the user's own packages, as ``uv pip install`` arguments
+    with absolute paths (see :func:`with_install_args`); they are part of the
+    marker, with what their local files say (:func:`with_fingerprint`).
     """
     venv = Path(venv)
     python = venv_python(venv)
     reqs = entry.requirements(gpu=gpu, pins=pins)
     spec = install_spec(entry, reqs)
+    if with_args:
+        spec["with"] = list(with_args)
+        spec["with_files"] = with_fingerprint(with_args)
     marker = venv / MARKER
     uv = uv_binary()
     cmd = [uv, "pip", "install", "--python", str(python)]
@@ -180,8 +188,129 @@ def install(entry: Entry, venv: os.PathLike, gpu: bool = False,
             marker.unlink()
         message = (proc.stderr or proc.stdout).strip()
         return InstallResult(False, False, seconds, cmd, reqs, message)
+    if with_args:
+        user = install_with(uv, python, entry, with_args)
+        seconds = round(time.perf_counter() - t0, 2)
+        cmd = cmd + ["&&"] + user.args
+        if user.returncode != 0:
+            return InstallResult(False, False, seconds, cmd, reqs,
+                                 (user.stderr or user.stdout).strip())
     marker.write_text(json.dumps({"hash": _spec_hash(spec), **spec}, indent=1), encoding="utf-8")
     return InstallResult(True, False, seconds, cmd, reqs)
+
+
+# --- the user's own packages (tfcanary run --with) ----------------------------------------
+
+_PATH_OPTIONS = ("-e", "--editable", "-r", "--requirement", "-c", "--constraint")
+
+
+def with_install_args(specs: Sequence[str], cwd: os.PathLike) -> List[str]:
+    """``--with`` specs (``-e .``, ``-r requirements.txt``, ``mypkg==1.2``, ``./pkg``) as
+    ``uv pip install`` arguments, local paths made absolute from ``cwd``.
+
+    A spec is split like a shell word list; the word after ``-e``/``-r``/``-c``
+    and a word that names an existing file or folder (or starts with ``.``,
+    ``/`` or ``~``) is a path.
+    """
+    import shlex
+
+    out: List[str] = []
+    for spec in specs:
+        words = shlex.split(spec)
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if w in _PATH_OPTIONS and i + 1 < len(words):
+                out += [w, _local(words[i + 1], cwd)]
+                i += 2
+                continue
+            out.append(w if w.startswith("-") else _local(w, cwd))
+            i += 1
+    return out
+
+
+def _local(word: str, cwd: os.PathLike) -> str:
+    if "://" in word or word.startswith("git+"):
+        return word
+    path = Path(word).expanduser()
+    candidate = path if path.is_absolute() else Path(cwd) / path
+    if word.startswith((".", "/", "~")) or candidate.exists():
+        return str(candidate.resolve())
+    return word
+
+
+def with_fingerprint(args: Sequence[str]) -> Dict[str, str]:
+    """What the local files among ``args`` say, so that a change reinstalls.
+
+    A requirements or constraints file: its content.  An editable project: its
+    metadata files (pyproject.toml, setup.cfg, setup.py), since the code itself
+    stays live.  Any other local folder or file is copied at install time: the
+    sizes and times of its files.
+    """
+    out: Dict[str, str] = {}
+    prev = ""
+    for w in args:
+        p = Path(w)
+        if w.startswith("-") or not p.is_absolute():
+            prev = w
+            continue
+        h = hashlib.sha256()
+        if prev in ("-e", "--editable"):
+            for name in ("pyproject.toml", "setup.cfg", "setup.py"):
+                if (p / name).is_file():
+                    h.update(name.encode() + (p / name).read_bytes())
+        elif p.is_file():
+            h.update(p.read_bytes())
+        elif p.is_dir():
+            for f in sorted(_tree(p)):
+                st = f.stat()
+                h.update(f"{f.relative_to(p)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        out[w] = h.hexdigest()[:16]
+        prev = w
+    return out
+
+
+def _tree(root: Path, limit: int = 20000) -> List[Path]:
+    """Files under ``root``, without hidden folders, caches and virtual environments."""
+    files: List[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "__pycache__"))
+                       and not (Path(dirpath) / d / "pyvenv.cfg").exists()]
+        files.extend(Path(dirpath) / f for f in filenames)
+        if len(files) > limit:
+            break
+    return files
+
+
+def install_with(uv: str, python: Path, entry: Entry,
+                 with_args: Sequence[str]) -> subprocess.CompletedProcess:
+    """Install the user's packages on top of ``entry``'s, holding TensorFlow and Keras.
+
+    No ``--exclude-newer`` here: the user's own pins are real, whatever day
+    TensorFlow was released.  The packages the entry names keep the versions
+    just installed (a constraints file), so a user requirement can never
+    replace the TensorFlow under test; one that conflicts with it fails.
+    """
+    import tempfile
+
+    names = {r.split("[")[0].split("=")[0].split(">")[0].split("<")[0].lower()
+             for r in entry.requirements()}
+    frozen = subprocess.run([uv, "pip", "freeze", "--python", str(python)],
+                            capture_output=True, text=True)
+    held = [ln for ln in frozen.stdout.splitlines()
+            if ln.split("==")[0].lower().replace("_", "-") in names]
+    fd, constraints = tempfile.mkstemp(prefix="tfcanary-hold-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(held) + "\n")
+        args = [uv, "pip", "install", "--python", str(python), "-c", constraints, *with_args]
+        if entry.tf == "nightly":
+            args += ["--prerelease", "allow"]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        proc.args = [a if a != constraints else "<held: " + " ".join(held) + ">" for a in args]
+        return proc
+    finally:
+        os.unlink(constraints)
 
 
 def _empty(uv: str, python: Path) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import difflib
 import os
 import re
 from pathlib import Path
@@ -154,8 +155,14 @@ def get(label: str) -> Entry:
     except KeyError:
         hint = ""
         m = re.match(r"^(?:tf)?(\d)\.?(\d+)$", label)
-        if m:
-            hint = f" Did you mean 'tf{m.group(1)}.{m.group(2)}'?"
+        close = difflib.get_close_matches(label, list(by_label()), n=3, cutoff=0.6)
+        if m:   # a version: suggest its label only when the matrix has it
+            guess = f"tf{m.group(1)}.{m.group(2)}"
+            close = [guess] if guess in by_label() else []
+            if not close:
+                hint = f" The matrix has no TensorFlow {m.group(1)}.{m.group(2)}."
+        if close:
+            hint = " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
         raise MatrixError(
             f"Expected an environment label like 'tf2.16' (one of: "
             f"{', '.join(by_label())}). Received: {label!r}.{hint}") from None

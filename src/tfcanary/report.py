@@ -208,7 +208,8 @@ def write_matrix(paths: Sequence[os.PathLike], out_dir: os.PathLike,
         variants=sorted(res.outcomes["variant"].dropna().unique()),
         modes=[m for m in _MODE_ORDER if m in set(res.outcomes["mode"])],
         claims=_records(claims), n_claims=len(claims), n_never=int(claims["never"].sum()),
-        speed_chart=speedup_chart(speedups), n_speed=0 if speedups is None else len(speedups))
+        speed_chart=speedup_chart(speedups), n_speed=0 if speedups is None else len(speedups),
+        corpus_errors=store.corpus_errors(store.read_all(paths)))
     out = Path(out_dir) / "index.html"
     write_text_atomic(out, html)
     return out

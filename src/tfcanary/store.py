@@ -10,7 +10,8 @@ refused (:class:`tfcanary.results.ResultsError`), older ones migrated.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import matrix, results
 from .outcome import Outcome
@@ -28,9 +29,58 @@ ENV_COLUMNS = [
 
 
 def read_all(paths: Sequence[os.PathLike]) -> List[Dict[str, Any]]:
-    """Every results document under ``paths``, in matrix order."""
-    docs = [results.read(p) for p in results.find(list(paths))]
-    return matrix.order([d for d in docs if "label" in d], key=lambda d: d["label"])
+    """Every results document under ``paths``, in matrix order.
+
+    All or nothing: a file that cannot be read (truncated, not JSON, a newer
+    schema) and two files for one environment are a
+    :class:`~tfcanary.results.ResultsError` naming every such file, and nothing
+    is reported from the others: a report or a check that silently left an
+    environment out would look like a clean run.
+    """
+    files = list(dict.fromkeys(p.resolve() for p in results.find(list(paths))))
+    docs: List[Dict[str, Any]] = []
+    where: Dict[str, List[Path]] = {}
+    problems: List[str] = []
+    for f in files:
+        try:
+            doc = results.read(f)
+        except results.ResultsError as exc:
+            problems.append(str(exc))
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{f}: cannot be read ({type(exc).__name__}: {exc})")
+            continue
+        if "label" in doc:
+            docs.append(doc)
+            where.setdefault(doc["label"], []).append(f)
+    for label, found in where.items():
+        if len(found) > 1:
+            problems.append(f"two results files for environment {label!r}: "
+                            + " and ".join(map(str, found))
+                            + " (keep one, or give the folders to separate commands)")
+    if problems:
+        raise results.ResultsError("Expected readable results files, one per environment. Received:\n  " + "\n  ".join(problems)
+                                   + "\nNothing was reported: fix or move these files, or name the "
+                                     "other files or folders explicitly.")
+    return matrix.order(docs, key=lambda d: d["label"])
+
+
+def corpus_snapshots(paths: Sequence[os.PathLike]) -> List[Optional[str]]:
+    """The snapshot folder each results file under ``paths`` records for its corpus
+    (``corpus.snapshots``, relative to the folder the run started in; None when
+    the file records none: older results, this repo's own corpus)."""
+    return [(d.get("corpus") or {}).get("snapshots") for d in read_all(paths)]
+
+
+def corpus_errors(docs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The corpus errors of ``docs``, each once, with the environments that reported it."""
+    seen: Dict[tuple, Dict[str, Any]] = {}
+    for d in docs:
+        for e in d.get("corpus_errors", []):
+            key = (e.get("file"), e.get("line"), e.get("message"))
+            seen.setdefault(key, {"file": key[0], "line": key[1], "message": key[2], "envs": []})
+            seen[key]["envs"].append(d["label"])
+    return list(seen.values())
 
 
 def _frame(rows: Iterable[Dict[str, Any]], columns: List[str]):
@@ -90,7 +140,11 @@ def load_environments(paths: Sequence[os.PathLike]):
 
 def load(paths: Sequence[os.PathLike]) -> Tuple[Any, Any]:
     """(environments, outcomes), reading each file once."""
-    docs = read_all(paths)
+    return frames(read_all(paths))
+
+
+def frames(docs: Sequence[Dict[str, Any]]) -> Tuple[Any, Any]:
+    """(environments, outcomes) of documents already read."""
     rows: List[Dict[str, Any]] = []
     for d in docs:
         rows.extend(outcome_rows(d))
