@@ -238,11 +238,16 @@ def _cpu() -> str:
 def pip_freeze() -> List[str]:
     """``name==version`` of every installed distribution, sorted; names as
     PEP 503 normalizes them (newer wheels write tensorflow_cpu, older tensorflow-cpu)."""
+    import sysconfig
     from importlib import metadata as im
 
+    # The environment's own site-packages, not sys.path: importing TensorFlow
+    # puts setuptools' vendored packages (jaraco-*, autocommand) on sys.path, so
+    # a freeze taken after some cases ran would list more than one taken before.
+    site = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
     return sorted({
         f"{re.sub(r'[-_.]+', '-', d.metadata['Name']).lower()}=={d.version}"
-        for d in im.distributions() if d.metadata["Name"]})
+        for d in im.distributions(path=site) if d.metadata["Name"]})
 
 
 def collect_metadata(tf: Any, keras: Any, np: Any) -> Dict[str, Any]:
