@@ -24,7 +24,8 @@ CASES = [
      "message": "never said", "where": ""}, "tags": [], "doc": "", "file": "cases/gamma.py", "line": 1,
      "variants": ["broken"]},
 ]
-N_ROWS = 9   # alpha and beta: 2 variants x 2 modes; gamma: 1
+N_ROWS = 9   # outcomes: alpha and beta: 2 variants x 2 modes; gamma: 1
+N_LINES = 5  # matrix rows, one per (case, variant)
 
 
 def outcome(case, variant, mode, status, exc=None, msg=None, reason=None):
@@ -77,7 +78,7 @@ def small(tmp_path):
 
 
 class Rows(HTMLParser):
-    """The matrix rows of index.html: their data- attributes and cell classes."""
+    """The matrix rows of index.html (one per case and variant): their data- attributes and cell classes."""
 
     def __init__(self):
         super().__init__()
@@ -87,9 +88,9 @@ class Rows(HTMLParser):
         a = dict(attrs)
         if tag == "table":
             self.in_matrix = a.get("id") == "matrix"
-        if self.in_matrix and tag == "tr" and "data-mode" in a:
+        if self.in_matrix and tag == "tr" and "data-r" in a:
             self.rows.append({**a, "cells": []})
-        if self.in_matrix and tag == "td" and "cell" in (a.get("class") or "").split():
+        if self.in_matrix and tag == "td" and "c" in (a.get("class") or "").split():
             self.rows[-1]["cells"].append(a["class"])
 
 
@@ -99,31 +100,41 @@ def parse_rows(html):
     return p.rows
 
 
-def test_matrix_has_one_row_per_case_variant_mode_and_columns_in_version_order(small, tmp_path):
+def test_matrix_has_one_row_per_case_variant_and_columns_in_version_order(small, tmp_path):
     html = report.write_matrix([small], tmp_path / "reports").read_text()
     rows = parse_rows(html)
-    assert len(rows) == N_ROWS
+    assert len(rows) == N_LINES
     assert all(len(r["cells"]) == 2 for r in rows)
-    assert html.index("<code>tf2.15</code><br>") < html.index("<code>tf2.21</code><br>")
+    assert html.index('title="tf2.15: TensorFlow') < html.index('title="tf2.21: TensorFlow')
 
 
-def test_a_cell_that_differs_from_its_left_neighbour_is_marked(small, tmp_path):
-    rows = {(r["data-variant"], r["data-mode"], i): r
-            for i, r in enumerate(parse_rows(report.write_matrix([small], tmp_path).read_text()))}
-    changing = [r for r in rows.values() if r["data-changes"] == "1"]
-    # alpha broken eager (newly failing), alpha broken graph (class), beta broken eager (message)
-    assert len(changing) == 3
-    for r in changing:
-        assert "trans" not in r["cells"][0] and "trans" in r["cells"][1]
+def test_a_cell_that_differs_from_its_left_neighbour_is_marked_high_or_low(small, tmp_path):
+    rows = {(r["data-case"], r["data-variant"]): r
+            for r in parse_rows(report.write_matrix([small], tmp_path).read_text())}
+    # alpha broken: newly failing and class changed (high); beta broken: message only (low).
+    assert {k for k, r in rows.items() if r["data-changes"] == "1"} == {("alpha", "broken"), ("beta", "broken")}
+    assert rows["alpha", "broken"]["cells"][1].split()[-1] == "H"
+    assert rows["beta", "broken"]["cells"][1].split()[-1] == "L"
     for r in rows.values():
+        assert not {"H", "L"} & set(r["cells"][0].split())
         if r["data-changes"] == "0":
-            assert not any("trans" in c for c in r["cells"])
+            assert not any({"H", "L"} & set(c.split()) for c in r["cells"])
+
+
+def test_messages_are_stored_once_per_fingerprint(small, tmp_path):
+    import json
+
+    html = report.write_matrix([small], tmp_path).read_text()
+    data = json.loads(html.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    fps = set(report.load([small]).outcomes["fingerprint"].dropna())
+    assert set(data["M"]) == fps
+    assert sum(line == "shape (4, 3)" for line in data["L"]) == 1
 
 
 def test_messages_are_escaped_and_the_page_loads_nothing_from_outside(small, tmp_path):
     html = report.write_matrix([small], tmp_path).read_text()
     assert "<script>alert(1)" not in html
-    assert "&lt;script&gt;alert(1)" in html
+    assert "\\u003cscript\\u003ealert(1)" in html   # in the page's JSON
     assert "A question &lt;b&gt;about&lt;/b&gt; alpha" in html
     assert not re.search(r'<(link|img|iframe)\b|<script[^>]+src=|@import', html)
 
@@ -171,10 +182,15 @@ def test_upgrade_report_classifies_and_lists_high_risk_first(small, tmp_path):
     assert counts["message-changed"] == "1" and counts["unchanged"] == "6"
     # n < 20: counts only, said so, no percentages.
     assert "n is small (9 < 20)" in md and "%" not in md.split("## High risk")[0]
+    assert md.startswith("# Upgrade risk: `tf2.15` → `tf2.21`\n\n**tf2.15 → tf2.21: high risk — 1 of 3 cases "
+                         "change their exception class or start failing (2 outcomes); 1 case changes only "
+                         "a message (1 outcome); all 2 documented fixes still work**")
     high = md.split("## High risk")[1].split("## Low risk")[0]
-    assert high.index("alpha` · broken · eager — newly-failing") < high.index("class-changed")
+    # One entry per (case, variant), listing its modes; each distinct old/new pair once.
+    assert high.count("### ") == 1
+    assert "### `alpha` · broken — newly-failing, class-changed in 2 modes: eager, graph" in high
     assert "Source: A question <b>about</b> alpha" in high   # Markdown is not HTML-escaped
-    assert "old <script>alert(1)</script>" in high             # ...but fenced as code
+    assert "old &lt;script>alert(1)&lt;/script>" in high     # ...but no raw tag reaches the page
     assert "&lt;script&gt;" in html and "<script>alert" not in html
 
 
@@ -205,7 +221,7 @@ def test_cli_writes_both_reports_and_exits_2_on_a_usage_error(small, tmp_path, c
 def test_real_results_render(probed, tmp_path):
     frame = store.load_outcomes([probed["dir"]])
     html = report.write_matrix([probed["dir"]], tmp_path).read_text()
-    assert len(parse_rows(html)) == len(frame.drop_duplicates(diff.KEY))
+    assert len(parse_rows(html)) == len(frame.drop_duplicates(["case", "variant"]))
     _, md = report.write_upgrade([probed["dir"]], "tf2.15", "tf2.21", tmp_path)
     t = diff.transitions(frame[frame.env == "tf2.15"], frame[frame.env == "tf2.21"])
     n = int((~t["change"].isin(["added", "removed"])).sum())
