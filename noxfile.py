@@ -229,3 +229,192 @@ def tests(session: nox.Session) -> None:
     """Run the test suite, end-to-end tests on real TensorFlow included (pass -m 'not e2e' to skip them)."""
     session.install("-e", f"{ROOT}[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(name="bisect", venv_backend="uv", default=False)
+def bisect_session(session: nox.Session) -> None:
+    """The first release or nightly at which each transition A -> B appeared: nox -s bisect -- tf2.16 tf2.21.
+
+    Every option of `tfcanary bisect` passes through (--select, --case/--variant/--mode, --cases DIR,
+    --timeout, --out); --results-dir DIR is the results folder (default results/).  Writes
+    <results>/bisect/<A>--<B>.json and .md.
+    """
+    ap = argparse.ArgumentParser(prog="nox -s bisect --", add_help=False)
+    ap.add_argument("--results-dir", default="results")
+    opts, rest = ap.parse_known_args(session.posargs)
+    words = [w for w in rest if not w.startswith("-")]
+    if len(words) < 2:
+        session.error(f"Expected two environments: nox -s bisect -- tf2.16 tf2.21. Received: {session.posargs}")
+    session.install("-e", str(ROOT), "uv")
+    extra = [] if "--cases" in rest else ["--cases", str(ROOT / "cases")]
+    session.run("python", "-m", "tfcanary", "bisect", *rest,
+                "--results", str((ROOT / opts.results_dir).resolve()), *extra)
+
+# --- The nightly CI (.github/workflows/nightly.yml) --------------------------------------------
+# Every step of substance is one of these sessions, so a night runs the same on a laptop:
+#   nox -s nightly-pin -- --push                 tonight's nightlies -> a commit on the `nightly` branch
+#   nox -s nightly-env -- nightly --sha SHA      probe, time and asv-benchmark one environment
+#   nox -s nightly-merge -- artifacts            the per-environment artifacts -> results/, .asv/results/
+#   nox -s nightly-reports                       summary, version matrix, upgrade report tf2.21 -> nightly
+#   nox -s nightly-publish -- --push             asv history -> asv-results, HTML + reports -> gh-pages
+#   nox -s nightly-check                         the check (+ bisection on transitions); fails on transitions
+#   nox -s nightly-alert                         open / update / close the alert issue (gh)
+
+BISECT_PAIR = ("tf2.21", "nightly")   # tonight's transitions against the newest stable release
+
+
+def _tfcanary_here(session: nox.Session, *args: str, **kwargs) -> None:
+    """Run the CLI from src/ with the interpreter running nox (the nightly steps need no extras)."""
+    env = {"PYTHONPATH": str(ROOT / "src"), **kwargs.pop("env", {})}
+    session.run(sys.executable, "-m", "tfcanary", *args, env=env, external=True, **kwargs)
+
+
+def _nox_here(session: nox.Session, *args: str, env: dict | None = None) -> bool:
+    """A session of this noxfile as its own nox run; False (logged) when it fails."""
+    try:
+        session.run(sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args,
+                    env=env or {}, external=True)
+        return True
+    except nox.command.CommandFailed:
+        session.warn(f"nox {' '.join(args)} failed")
+        return False
+
+
+@nox.session(name="nightly-matrix", venv_backend="none", default=False)
+def nightly_matrix(session: nox.Session) -> None:
+    """Print the fan-out's environment labels as JSON (-- --github-output FILE also writes envs=...)."""
+    _tfcanary_here(session, "nightly", "matrix", *session.posargs)
+
+
+@nox.session(name="nightly-pin", venv_backend="none", default=False)
+def nightly_pin(session: nox.Session) -> None:
+    """Pin tonight's tf-nightly/keras-nightly and add the night's commit to the `nightly` branch.
+
+    nox -s nightly-pin -- [--push] [--require 'tf-nightly==VERSION'] [--github-output FILE]
+    """
+    _tfcanary_here(session, "nightly", "pin", "--root", str(ROOT), *session.posargs)
+
+
+@nox.session(name="nightly-env", venv_backend="uv", default=False)
+def nightly_env(session: nox.Session) -> None:
+    """Probe, time and asv-benchmark one environment at the night's commit, staged into artifact/.
+
+    nox -s nightly-env -- LABEL --sha SHA [--machine NAME] [--select ID] [--timer-args "..."]
+                                [--bench REGEX] [--out artifact]
+    Each step runs even when an earlier one failed (an install failure is recorded); the
+    session fails at the end if any did.
+    """
+    import os
+    import shlex
+
+    ap = argparse.ArgumentParser(prog="nox -s nightly-env --")
+    ap.add_argument("label")
+    ap.add_argument("--sha", required=True)
+    ap.add_argument("--machine", default=os.environ.get("TFCANARY_ASV_MACHINE") or platform.node())
+    ap.add_argument("--select", action="append", default=[])
+    ap.add_argument("--timer-args", default="", help="timer options for speed and asv, e.g. '--processes 1'")
+    ap.add_argument("--bench", help="only the asv benchmarks matching this regex (a quick look)")
+    ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--out", default="artifact")
+    opts = ap.parse_args(session.posargs)
+    matrix.get(opts.label)   # a clear error for an unknown label
+    select = [a for p in opts.select for a in ("--select", p)]
+    ok = _nox_here(session, "-s", opts.label, "--", "--results-dir", opts.results_dir, *select)
+    ok &= _nox_here(session, "-s", "speed", "--", opts.label, "--results-dir", opts.results_dir,
+                    *select, *shlex.split(opts.timer_args))
+    # asv directly, not the asv session: that one also publishes, which needs the branches
+    # that a checkout of one commit lacks; publishing is the merge job's.
+    from tfcanary import asvconf
+
+    session.install("asv>=0.6.4", "virtualenv", "uv")
+    asv_env = {"TFCANARY_SELECT": ",".join(opts.select), "TFCANARY_TIMER_ARGS": opts.timer_args}
+    try:
+        session.run("asv", "machine", "--yes", "--machine", opts.machine)
+        session.run("asv", "run", "--machine", opts.machine, "--show-stderr",
+                    "-E", asvconf.env_name(matrix.get(opts.label)), f"{opts.sha}^!",
+                    *(["--bench", opts.bench] if opts.bench else []), env=asv_env)
+    except nox.command.CommandFailed:
+        session.warn(f"asv run failed in {opts.label}")
+        ok = False
+    _tfcanary_here(session, "nightly", "stage", opts.label, "--root", str(ROOT), "--sha", opts.sha,
+                   "--machine", opts.machine, "--results-dir", str(ROOT / opts.results_dir),
+                   "--out", str(ROOT / opts.out))
+    if not ok:
+        session.error(f"{opts.label}: a step failed (what it recorded is staged in {opts.out}/)")
+
+
+@nox.session(name="nightly-merge", venv_backend="none", default=False)
+def nightly_merge(session: nox.Session) -> None:
+    """Merge the per-environment artifacts: nox -s nightly-merge -- ARTIFACTS_DIR."""
+    if len(session.posargs) != 1:
+        session.error(f"Expected one folder: nox -s nightly-merge -- artifacts. Received: {session.posargs}")
+    _tfcanary_here(session, "nightly", "merge", str(ROOT / session.posargs[0]), "--root", str(ROOT))
+
+
+@nox.session(name="nightly-reports", venv_backend="uv", default=False)
+def nightly_reports(session: nox.Session) -> None:
+    """Summary, version matrix and the upgrade report tf2.21 -> nightly from results/."""
+    opts = _report_options(session.posargs)
+    session.install("-e", str(ROOT))
+    res, out = str(opts.results_dir), str(ROOT / "reports")
+    session.run("python", "-m", "tfcanary", "summary", res, "--write", str(opts.results_dir / "summary.txt"))
+    speed_dir = opts.results_dir / "speed"
+    extra = []
+    if any(speed_dir.glob("*.json")):
+        session.run("python", "-m", "tfcanary", "speed", str(speed_dir), "--csv", str(speed_dir / "speedups.csv"))
+        extra = ["--speedups", str(speed_dir / "speedups.csv")]
+    session.run("python", "-m", "tfcanary", "report", res, "--out", out, *extra)
+    if all((opts.results_dir / f"{label}.json").exists() for label in BISECT_PAIR):
+        session.run("python", "-m", "tfcanary", "upgrade", *BISECT_PAIR, "--results", res, "--out", out, *extra)
+
+
+@nox.session(name="nightly-publish", venv_backend="uv", default=False)
+def nightly_publish(session: nox.Session) -> None:
+    """Earlier nights (asv-results branch) + tonight -> asv publish -> asv-results and gh-pages.
+
+    nox -s nightly-publish -- [--push] [--remote origin] [--branch nightly]
+    """
+    session.install("asv>=0.6.4", "-e", str(ROOT))
+    session.run("python", "-m", "tfcanary", "nightly", "publish", "--root", str(ROOT),
+                "--reports", str(ROOT / "reports"), *session.posargs)
+
+
+@nox.session(name="nightly-check", venv_backend="uv", default=False)
+def nightly_check(session: nox.Session) -> None:
+    """The check against snapshots/; on transitions the bisection tf2.21 -> nightly, then fail.
+
+    Writes reports/check.xml and check.md (and the step summary on GitHub); exit 1 on transitions.
+    """
+    import os
+    import shutil
+
+    from tfcanary import alert
+
+    opts = _report_options(session.posargs)
+    session.install("-e", str(ROOT))
+    reports = ROOT / "reports"
+    session.run("python", "-m", "tfcanary", "check", "--results", str(opts.results_dir),
+                "--snapshots", str(ROOT / "snapshots"), "--junit", str(reports / "check.xml"),
+                "--markdown", str(reports / "check.md"), success_codes=[0, 1])
+    outcome = alert.read_check(reports)
+    if outcome.transitions and "bisect" in nox.registry.get():
+        # High-risk changes only, to keep the night bounded; tolerated: the check still reports.
+        _nox_here(session, "-s", "bisect", "--", *BISECT_PAIR, "--high-risk",
+                  "--results-dir", str(opts.results_dir))
+        for md in (opts.results_dir / "bisect").glob("*.md"):     # the alert reads reports/ only
+            (reports / "bisect").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(md, reports / "bisect" / md.name)
+        outcome = alert.read_check(reports)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(outcome.markdown + ("\n\n## Bisection\n\n" + outcome.bisect if outcome.bisect else ""))
+    if outcome.transitions:
+        session.error(f"{len(outcome.transitions)} transitions against snapshots/ (reports/check.md)")
+
+
+@nox.session(name="nightly-alert", venv_backend="none", default=False)
+def nightly_alert(session: nox.Session) -> None:
+    """Open, update or close the alert issue from reports/check.xml (gh; -- --dry-run to only print)."""
+    _tfcanary_here(session, "nightly", "alert", "--root", str(ROOT), "--reports", str(ROOT / "reports"),
+                   *session.posargs)

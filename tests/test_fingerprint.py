@@ -363,7 +363,7 @@ def test_normalizer_version_is_part_of_fingerprint(monkeypatch):
 
 
 def test_normalizer_version():
-    assert fingerprint.NORMALIZER_VERSION == 1
+    assert fingerprint.NORMALIZER_VERSION == 2
 
 
 # If this fails, normalize() now gives different text for real messages:
@@ -433,3 +433,15 @@ def test_library_and_probe_frames_in_user_code_traces_are_dropped():
     assert a == b
     assert "control_flow.py" in a and "if tf.reduce_any(inputs < 0):" in a
     assert "_worker.py" not in a and "traceback_utils" not in a and "layer(t)" not in a
+
+
+def test_keras3_shared_object_ids_in_deserialization_errors_are_dropped():
+    """Keras 3.15 prints the failed config, whose shared_object_id is id() of the saved object."""
+    template = ("Could not deserialize class 'Functional' because its parent module keras.src.models."
+                "functional cannot be imported. Full object config: {'module': 'keras.src.models."
+                "functional', 'config': {'layers': [], 'shared_object_id': %d}}")
+    a, b = template % 140218723401232, template % 139967886104544
+    assert fingerprint.normalize(a) == fingerprint.normalize(b)
+    assert "'shared_object_id': ?" in fingerprint.normalize(a)
+    assert (fingerprint.fingerprint("TypeError", fingerprint.normalize(a))
+            == fingerprint.fingerprint("TypeError", fingerprint.normalize(b)))

@@ -18,7 +18,9 @@ def faults(probed, tmp_path_factory):
          "--cases", str(RESOURCES / "corpus_small"), "--label", "tf2.15", "--out", str(out),
          "--timeout", "8"],
         capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # faults.py holds a corpus error: the probe says so with its exit status.
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "corpus error: faults.py:46:" in proc.stderr
     return json.loads(out.read_text())
 
 
@@ -53,7 +55,7 @@ def test_cases_after_the_faults_still_run(faults):
 def test_a_wrong_return_type_is_a_corpus_error_naming_file_and_line(faults):
     errs = faults["corpus_errors"]
     assert len(errs) == 1
-    assert errs[0]["file"].endswith("corpus_faults/faults.py") and errs[0]["line"] == 46
+    assert errs[0]["file"] == "faults.py" and errs[0]["line"] == 46  # relative to its corpus folder
     assert "returned tuple; expected tfcanary.case.Built" in errs[0]["message"]
     assert _by_key(faults)[("fault-wrong-return", "broken", "eager")]["status"] == "skip"
 
@@ -65,6 +67,12 @@ def test_errors_carry_class_fingerprint_and_the_users_frame(faults):
     assert o["exc_type"].endswith("OperatorNotAllowedInGraphError")
     assert len(o["fingerprint"]) == 12
     assert o["frame"].startswith("small.py:") and o["frame"].endswith(" in call")
+
+
+@pytest.mark.e2e
+def test_case_files_are_recorded_relative_to_their_corpus_folder(faults):
+    assert {c["file"] for c in faults["cases"]} == {"faults.py", "small.py"}
+    assert str(ROOT) not in json.dumps(faults["cases"]) + json.dumps(faults["outcomes"])
 
 
 @pytest.mark.e2e

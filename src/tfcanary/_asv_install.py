@@ -34,11 +34,26 @@ _bootstrap()
 from tfcanary import asvconf, envs, matrix  # noqa: E402
 
 
+def _asv_own() -> list:
+    """asv's own packages in this environment (``asv_runner``), as ``name==version`` lines."""
+    out = subprocess.run([envs.uv_binary(), "pip", "freeze", "--python", sys.executable],
+                         capture_output=True, text=True).stdout
+    return [l.strip() for l in out.splitlines()
+            if l.split("==")[0].strip().lower().replace("_", "-") == "asv-runner"]
+
+
 def install(build_dir: Path) -> int:
     entry = asvconf.entry_for(os.environ.get(asvconf.TF_VAR, ""), os.environ.get(asvconf.KERAS_VAR, ""))
     pins = matrix.read_pins(build_dir / "nightly-pins.txt") if entry.tf == "nightly" else None
+    own = _asv_own()
     res = envs.install(entry, sys.prefix, gpu=os.environ.get("TFCANARY_GPU") == "1", pins=pins,
                        upgrade=entry.tf == "nightly" and not pins)
+    # A changed requirement (tonight's nightly pins) empties the environment before installing:
+    # put back what asv installed there, or its benchmark runner cannot start.
+    missing = [line for line in own if line not in _asv_own()]
+    if missing:
+        subprocess.run([envs.uv_binary(), "pip", "install", "--python", sys.executable, *missing],
+                       check=False)
     print(f"{entry.label}: {'reused' if res.reused else 'installed'} "
           f"{' '.join(res.requirements)} in {res.seconds:.1f} s", flush=True)
     if not res.ok:

@@ -7,11 +7,17 @@ and the environment's TensorFlow::
     .nox/tf2-15/bin/python src/tfcanary/_probe.py --cases cases \\
         --label tf2.15 --out results/tf2.15.json
 
-It plans every (case, variant, mode), runs them in a worker process
-(:mod:`tfcanary._worker`) and watches it: an item that kills the worker
+It plans every (case, variant, mode) and has :mod:`tfcanary._supervisor` run
+them in ``--jobs`` worker processes (:mod:`tfcanary._worker`), in plan order or
+in an order shuffled by ``--shuffle SEED``: an item that kills its worker
 (segfault, abort) is recorded as ``crash``, one that runs past ``--timeout``
-as ``timeout``; a fresh worker then goes on with the next item.  The results
-file is written atomically at the end.
+as ``timeout``; a fresh worker then goes on.  Every item runs in a fresh
+temporary working directory after a reset of global state
+(:mod:`tfcanary._hermetic`), so the order changes nothing.  The results file
+is written atomically at the end, in plan order; with ``--select`` the run is
+merged into it (:func:`probe`).  Exit status: 0, 1 when the probe failed or the
+corpus has errors (results written), 2 for a usage error (nothing written),
+128 + signal number when interrupted (nothing written).
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -40,10 +46,9 @@ _bootstrap()
 
 from tfcanary import corpus as _corpus  # noqa: E402
 from tfcanary import results as _results  # noqa: E402
-
-WORKER = Path(__file__).resolve().parent / "_worker.py"
-FATAL_MARKERS = ("Fatal Python error", "Segmentation fault", "Check failed", "Aborted",
-                 "terminate called", "F0000", "core dumped", "Killed")
+from tfcanary import _worker  # noqa: E402
+from tfcanary._supervisor import Interrupted, Supervisor, interrupt, log_tail, order_items, sweep_stale  # noqa: E402
+from tfcanary.errors import UserError  # noqa: E402
 
 
 def plan_items(corpus: _corpus.Corpus) -> List[List[str]]:
@@ -56,184 +61,96 @@ def plan_items(corpus: _corpus.Corpus) -> List[List[str]]:
     return items
 
 
-def _signal_name(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"{signal.Signals(-returncode).name} ({returncode})"
-        except ValueError:
-            return f"signal {-returncode}"
-    return f"exit code {returncode}"
-
-
-def _log_tail(log_path: Path, limit: int = 20) -> List[str]:
+def default_jobs() -> int:
+    """Workers per environment: one per CPU this process may use, at most 2."""
     try:
-        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    return lines[-limit:]
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
 
 
-def _fatal_lines(log_path: Path, limit: int = 8) -> List[str]:
+def _check_selection(full: _corpus.Corpus, select: List[str], cases: List[str], out: Path) -> None:
+    unmatched = [p for p in select if not full.select([p]).cases]
+    if unmatched:
+        raise UserError(
+            f"Expected --select patterns matching a case id, family or tag of the corpus "
+            f"({', '.join(cases)}). Received: {', '.join(repr(p) for p in unmatched)}, which match "
+            f"nothing. Nothing was probed; {out} is left as it was. `python -m tfcanary list` lists the cases.")
+
+
+def _earlier(out: Path, select: List[str]) -> Optional[Dict[str, Any]]:
+    """The results a ``--select`` run merges into, after checking that they were
+    probed with the same packages; ``None`` when there is nothing to merge."""
+    if not select or not out.exists():
+        return None
     try:
-        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    keep = [ln.strip() for ln in lines if any(m in ln for m in FATAL_MARKERS)]
-    return keep[-limit:]
-
-
-class Supervisor:
-    """Runs the plan in worker processes, restarting after crashes and hangs."""
-
-    def __init__(self, plan_path: Path, n_items: int, workdir: Path, timeout: float,
-                 startup_timeout: float, poll: float = 0.05) -> None:
-        self.plan_path = plan_path
-        self.n = n_items
-        self.workdir = workdir
-        self.timeout = timeout
-        self.startup_timeout = startup_timeout
-        self.poll = poll
-        self.outcomes: Dict[int, Dict[str, Any]] = {}
-        self.meta: Optional[Dict[str, Any]] = None
-        self.restarts = 0
-        self.log_path = workdir / "worker.log"
-
-    def _spawn(self, start: int, stream: Path) -> subprocess.Popen:
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        env.setdefault("PYTHONHASHSEED", "0")
-        log = open(self.log_path, "a", encoding="utf-8")
-        try:
-            return subprocess.Popen(
-                [sys.executable, str(WORKER), "--plan", str(self.plan_path),
-                 "--stream", str(stream), "--start", str(start)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True)
-        finally:
-            log.close()
-
-    @staticmethod
-    def _kill(proc: subprocess.Popen) -> None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
-
-    def run(self, items: List[List[str]]) -> None:
-        start = 0
-        failed_starts = 0
-        while start < self.n:
-            stream = self.workdir / f"stream-{start}.jsonl"
-            stream.touch()
-            proc = self._spawn(start, stream)
-            started_at = time.monotonic()
-            current: Optional[int] = None
-            current_since = 0.0
-            heard = False
-            pos = 0
-            buf = ""
-            finished = False
-            while True:
-                with open(stream, encoding="utf-8") as f:
-                    f.seek(pos)
-                    chunk = f.read()
-                    pos = f.tell()
-                buf += chunk
-                *lines, buf = buf.split("\n")
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    ev = json.loads(line)
-                    kind = ev["event"]
-                    heard = True
-                    if kind == "meta":
-                        self.meta = ev
-                    elif kind == "start":
-                        current, current_since = ev["i"], time.monotonic()
-                    elif kind == "outcome":
-                        self.outcomes[ev["i"]] = ev["outcome"]
-                        current = None
-                        start = ev["i"] + 1
-                    elif kind == "done":
-                        finished = True
-                if finished:
-                    proc.wait()
-                    return
-                rc = proc.poll()
-                if rc is not None and not chunk:
-                    # Died without "done": the item in flight crashed it.
-                    self._record_death(items, current, rc)
-                    if current is None:
-                        failed_starts += 1
-                        if failed_starts >= 2:
-                            tail = "\n".join(_log_tail(self.log_path))
-                            self._fail_rest(items, start,
-                                            f"worker could not start: {_signal_name(rc)}\n{tail}")
-                            return
-                    else:
-                        failed_starts = 0
-                        start = current + 1
-                    break
-                now = time.monotonic()
-                if current is not None and now - current_since > self.timeout:
-                    self._kill(proc)
-                    self._record(items, current, "timeout",
-                                 f"no result after {self.timeout:g} s; the worker was killed")
-                    start = current + 1
-                    break
-                if not heard and now - started_at > self.startup_timeout:
-                    self._kill(proc)
-                    self._fail_rest(items, start, f"worker did not start within {self.startup_timeout:g} s")
-                    return
-                time.sleep(self.poll)
-            self.restarts += 1
-
-    def _record(self, items: List[List[str]], i: int, status: str, reason: str) -> None:
-        case, variant, mode = items[i]
-        self.outcomes[i] = {"case": case, "variant": variant, "mode": mode, "status": status,
-                            "reason": reason, "duration_s": None}
-
-    def _record_death(self, items: List[List[str]], current: Optional[int], rc: int) -> None:
-        if current is None:
-            return
-        fatal = _fatal_lines(self.log_path)
-        reason = f"the worker died: {_signal_name(rc)}"
-        if fatal:
-            reason += "\n" + "\n".join(fatal)
-        self._record(items, current, "crash", reason)
-
-    def _fail_rest(self, items: List[List[str]], start: int, reason: str) -> None:
-        for i in range(start, self.n):
-            if i not in self.outcomes:
-                self._record(items, i, "crash", reason)
+        old = _results.read(out)
+    except _results.ResultsError as exc:
+        raise UserError(f"{exc}. A --select run merges into the existing results file and cannot "
+                        f"read this one; move it away or probe without --select.") from None
+    if old.get("status") != "ok":
+        return None  # an install or probe failure has no outcomes worth keeping
+    changes = _results.package_changes(old, _worker.pip_freeze())
+    if changes:
+        raise UserError(
+            f"{out} holds outcomes probed with other package versions ({'; '.join(changes)}). "
+            f"A --select run merges only into results of the same versions: probe without "
+            f"--select to replace the file, or write elsewhere with --out. Nothing was probed.")
+    return old
 
 
 def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] = None,
           install: Optional[Dict[str, Any]] = None, select: List[str] = (),
-          timeout: float = 120.0, startup_timeout: float = 300.0) -> Dict[str, Any]:
-    """Probe the corpus in this interpreter's environment and write ``out``."""
+          timeout: float = 120.0, startup_timeout: float = 300.0, jobs: Optional[int] = None,
+          shuffle: Optional[int] = None) -> Dict[str, Any]:
+    """Probe the corpus in this interpreter's environment and write ``out``.
+
+    Without ``select`` the file is replaced.  With it, the run is merged into
+    an existing ``out`` (:func:`tfcanary.results.merge`): the selected cases'
+    outcomes are replaced, the others kept with the run that recorded them.
+    Merging refuses (:class:`UserError`, ``out`` untouched) when ``out`` was
+    probed with other package versions than this environment has now: one file
+    never mixes versions.  A pattern matching no case is a :class:`UserError` too.
+    """
     t0 = time.perf_counter()
-    corpus = _corpus.load(cases).select(list(select))
+    select = list(select)
+    out = Path(out)
+    jobs = default_jobs() if jobs is None else jobs
+    full = _corpus.load(cases)
+    _check_selection(full, select, cases, out)
+    old = _earlier(out, select)
+    corpus = full.select(select)
     items = plan_items(corpus)
-    workdir = Path(tempfile.mkdtemp(prefix="tfcanary-probe-"))
+    sweep_stale()
+    workdir = Path(tempfile.mkdtemp(prefix=f"tfcanary-probe-{os.getpid()}-"))
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            handlers[sig] = signal.signal(sig, interrupt)
+    sup = Supervisor(workdir / "plan.json", items, workdir, timeout, startup_timeout, jobs=jobs,
+                     order=order_items(len(items), shuffle))
     try:
-        plan_path = workdir / "plan.json"
-        plan_path.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases],
-                                         "items": items}), encoding="utf-8")
-        sup = Supervisor(plan_path, len(items), workdir, timeout, startup_timeout)
-        sup.run(items)
-        worker_tail = _log_tail(sup.log_path)
+        sup.plan_path.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases],
+                                             "items": items}), encoding="utf-8")
+        sup.run()
+        worker_tail = log_tail(sup.log_path)
     finally:
+        for sig in handlers:  # a second Ctrl-C must not interrupt the cleanup
+            signal.signal(sig, signal.SIG_IGN)
+        sup.close()
         shutil.rmtree(workdir, ignore_errors=True)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     outcomes = []
-    corpus_errors = [e.to_dict() for e in corpus.errors]
+    corpus_errors = [e.to_dict() for e in full.errors]
     for i in range(len(items)):
         rec = dict(sup.outcomes[i])
         err = rec.pop("corpus_error", None)
         if err is not None:
             if err not in corpus_errors:
                 corpus_errors.append(err)
+        rec["run"] = 1
         outcomes.append(rec)
     meta = dict((sup.meta or {}).get("metadata") or {})
     meta["date"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -247,13 +164,17 @@ def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]]
         "metadata": meta,
         "timing": {"import_s": (sup.meta or {}).get("import_s"),
                    "probe_s": round(time.perf_counter() - t0, 2),
-                   "worker_restarts": sup.restarts},
+                   "worker_restarts": sup.restarts, "jobs": jobs},
+        "runs": [{"id": 1, "date": meta["date"], "select": select, "shuffle": shuffle,
+                  "jobs": jobs, "outcomes": len(outcomes)}],
         "cases": [c.describe() for c in corpus.cases],
         "corpus_errors": corpus_errors,
         "outcomes": outcomes,
     }
     if status == "probe-failed":
         doc["message"] = "\n".join(worker_tail) or "the worker never reported"
+    if old is not None:
+        doc = _results.merge(old, doc, [c.id for c in corpus.cases], plan_items(full))
     _results.write(out, doc)
     return doc
 
@@ -273,17 +194,35 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="results file to write")
     ap.add_argument("--env-json", default=None, help="the matrix entry, as JSON")
     ap.add_argument("--install-json", default=None, help="how the environment was installed, as JSON")
-    ap.add_argument("--select", action="append", default=[], help="case id/family/tag pattern (repeatable)")
+    ap.add_argument("--select", action="append", default=[],
+                    help="case id/family/tag pattern (repeatable); merges into an existing --out")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per (case, variant, mode)")
     ap.add_argument("--startup-timeout", type=float, default=300.0, help="seconds for the worker to import TensorFlow")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help=f"worker processes (default: CPUs available, at most 2; here {default_jobs()})")
+    ap.add_argument("--shuffle", type=int, default=None, metavar="SEED",
+                    help="run the items in a random order seeded by SEED (results keep the plan's order)")
     args = ap.parse_args(argv)
-    doc = probe(args.cases, args.label, args.out,
-                env=json.loads(args.env_json) if args.env_json else None,
-                install=json.loads(args.install_json) if args.install_json else None,
-                select=args.select, timeout=args.timeout, startup_timeout=args.startup_timeout)
+    if args.jobs is not None and args.jobs < 1:
+        ap.error(f"expected --jobs 1 or more. Received: --jobs {args.jobs}")
+    try:
+        doc = probe(args.cases, args.label, args.out,
+                    env=json.loads(args.env_json) if args.env_json else None,
+                    install=json.loads(args.install_json) if args.install_json else None,
+                    select=args.select, timeout=args.timeout, startup_timeout=args.startup_timeout,
+                    jobs=args.jobs, shuffle=args.shuffle)
+    except UserError as exc:
+        print(f"tfcanary: error: {exc}", file=sys.stderr)
+        return 2
+    except Interrupted as exc:
+        print(f"{args.label}: interrupted by {exc}; workers stopped, {args.out} left as it was",
+              file=sys.stderr)
+        return 128 + exc.signum
     print(f"{args.label}: {len(doc['outcomes'])} outcomes {status_counts(doc['outcomes'])}"
           f"; {len(doc['corpus_errors'])} corpus errors; wrote {args.out}")
-    return 0 if doc["status"] == "ok" else 1
+    for err in doc["corpus_errors"]:
+        print(f"  corpus error: {err['file']}:{err['line']}: {err['message']}", file=sys.stderr)
+    return 0 if doc["status"] == "ok" and not doc["corpus_errors"] else 1
 
 
 if __name__ == "__main__":

@@ -1,12 +1,20 @@
-"""The probe's worker: imports TensorFlow once and runs planned items in order.
+"""The probe's worker: imports TensorFlow once and runs the items it is given.
 
-Started by :mod:`tfcanary._probe` with one environment's interpreter, by path.
-For each item (case, variant, mode) of the plan from ``--start`` on, it appends
-a ``start`` event and then an ``outcome`` event (JSON lines) to ``--stream``; the
-supervisor reads them, so an item that crashes or hangs the worker is known by
-its ``start`` without an ``outcome``.  TensorFlow's log output goes to the
-worker's stdout/stderr, which the supervisor sends to a log file, never into
-the stream.
+Started by :mod:`tfcanary._probe` with one environment's interpreter, by path,
+in its own process group.  It reads item numbers (indices into the plan's
+``[case, variant, mode]`` list), one a line, from stdin and writes events as
+JSON lines to the pipe ``--events-fd``: ``ready`` once TensorFlow is imported,
+then per item ``start`` (with the item's working directory) and ``outcome``.
+An item that crashes or hangs the worker is known by its ``start`` without an
+``outcome``.  End of stdin ends the worker.  TensorFlow's log output goes to
+the worker's stdout/stderr, which the supervisor sends to a log file.
+
+Each item runs in a fresh empty folder ``tfcanary-item-*`` under ``--items-dir``
+as its working directory, removed afterwards, after :mod:`tfcanary._hermetic`
+reset the global state; the outcome's ``leaked`` names what the item left
+changed.  The worker dies with the supervisor: ``PR_SET_PDEATHSIG`` on Linux,
+a thread watching the parent's pid elsewhere
+(:func:`tfcanary._supervisor.die_with_parent`).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -36,6 +45,7 @@ _bootstrap()
 from tfcanary import case as _case  # noqa: E402
 from tfcanary import corpus as _corpus  # noqa: E402
 from tfcanary import fingerprint as _fp  # noqa: E402
+from tfcanary import _hermetic, _supervisor  # noqa: E402
 
 
 class OutputMismatch(AssertionError):
@@ -74,7 +84,7 @@ def user_frame(exc: BaseException, case_file: str) -> Optional[str]:
     frames = traceback.extract_tb(tb)
     for fr in frames:
         if os.path.realpath(fr.filename) == case_file:
-            found = f"{os.path.basename(fr.filename)}:{fr.lineno} in {fr.name}"
+            found = f"{_corpus.display_path(fr.filename)}:{fr.lineno} in {fr.name}"
     return found
 
 
@@ -83,20 +93,10 @@ def user_frame(exc: BaseException, case_file: str) -> Optional[str]:
 class Driver:
     """Runs one (case, variant, mode) with real TensorFlow."""
 
-    def __init__(self, tf: Any, keras: Any, np: Any, workdir: str) -> None:
-        self.tf, self.keras, self.np, self.workdir = tf, keras, np, workdir
-        import inspect
-
-        # Newer Keras 3 clear_session() runs gc.collect() unless told not to:
-        # 0.17 s a call with TensorFlow loaded, most of a probe's time.  Names
-        # are reset either way, and Python's own GC still runs.
-        params = inspect.signature(keras.backend.clear_session).parameters
-        self._clear_kw = {"free_memory": False} if "free_memory" in params else {}
-
-    def fresh(self) -> None:
-        self.keras.backend.clear_session(**self._clear_kw)
-        self.tf.random.set_seed(0)
-        self.np.random.seed(0)
+    def __init__(self, tf: Any, keras: Any, np: Any) -> None:
+        self.tf, self.keras, self.np = tf, keras, np
+        self.hermetic = _hermetic.Hermetic(tf, keras, np)
+        self.workdir = os.getcwd()  # the item's folder, set by run_item
 
     def build(self, case: _case.Case, variant: str) -> _case.Built:
         built = case.variants[variant](self.tf, self.keras)
@@ -108,7 +108,6 @@ class Driver:
         return built
 
     def run(self, case: _case.Case, variant: str, mode: str) -> None:
-        self.fresh()
         if case.kind == "script":
             result = case.variants[variant](self.tf, self.keras)
             if result is not None:
@@ -209,8 +208,17 @@ class Driver:
         for i, (u, v) in enumerate(zip(a, b)):
             if u.shape != v.shape:
                 raise OutputMismatch(f"output {i}: reloaded shape {v.shape}, original {u.shape}")
-            if exact and not np.allclose(u, v, rtol=1e-5, atol=1e-6):
-                diff = float(np.max(np.abs(u.astype("float64") - v.astype("float64"))))
+            if not exact:
+                continue
+            try:
+                # In float64: NumPy before 2 cannot promote bfloat16 (ml_dtypes) in allclose.
+                u64, v64 = u.astype("float64"), v.astype("float64")
+            except (TypeError, ValueError):   # strings, objects: compare as they are
+                if not np.array_equal(u, v):
+                    raise OutputMismatch(f"output {i}: reloaded values differ") from None
+                continue
+            if not np.allclose(u64, v64, rtol=1e-5, atol=1e-6):
+                diff = float(np.max(np.abs(u64 - v64)))
                 raise OutputMismatch(f"output {i}: reloaded values differ (max abs diff {diff:.3g})")
 
 
@@ -227,13 +235,20 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
+def pip_freeze() -> List[str]:
+    """``name==version`` of every installed distribution, sorted; names as
+    PEP 503 normalizes them (newer wheels write tensorflow_cpu, older tensorflow-cpu)."""
+    from importlib import metadata as im
+
+    return sorted({
+        f"{re.sub(r'[-_.]+', '-', d.metadata['Name']).lower()}=={d.version}"
+        for d in im.distributions() if d.metadata["Name"]})
+
+
 def collect_metadata(tf: Any, keras: Any, np: Any) -> Dict[str, Any]:
     from importlib import metadata as im
 
-    # Names as PEP 503 normalizes them: newer wheels write tensorflow_cpu, older tensorflow-cpu.
-    freeze = sorted({
-        f"{re.sub(r'[-_.]+', '-', d.metadata['Name']).lower()}=={d.version}"
-        for d in im.distributions() if d.metadata["Name"]})
+    freeze = pip_freeze()
     devices = []
     for d in tf.config.list_physical_devices():
         entry = {"name": d.name, "type": d.device_type}
@@ -276,7 +291,13 @@ def _emit(stream: Any, event: Dict[str, Any]) -> None:
     stream.flush()
 
 
-def run_item(driver: Driver, case: _case.Case, variant: str, mode: str) -> Dict[str, Any]:
+def run_item(driver: Driver, case: _case.Case, variant: str, mode: str,
+             items_dir: str) -> Dict[str, Any]:
+    """Run one item in a fresh folder after a reset; the outcome as a dict."""
+    item_dir = tempfile.mkdtemp(prefix="tfcanary-item-", dir=items_dir)
+    os.chdir(item_dir)
+    driver.workdir = item_dir
+    driver.hermetic.reset()
     t0 = time.perf_counter()
     rec: Dict[str, Any] = {"case": case.id, "variant": variant, "mode": mode}
     gc_was = gc.isenabled()
@@ -288,9 +309,10 @@ def run_item(driver: Driver, case: _case.Case, variant: str, mode: str) -> Dict[
     except CaseReturnError as exc:
         rec.update(status="skip", reason=f"corpus error: {exc}",
                    corpus_error={"file": exc.file, "line": exc.line, "message": exc.message})
-    except (Exception, SystemExit) as exc:  # every failure of user code is data
+    except BaseException as exc:  # noqa: B902 -- every failure of user code is data, even SystemExit
         name = exc_type_name(exc)
-        message = str(exc)
+        message = _hermetic.scrub(str(exc), {item_dir: "<cwd>", os.path.realpath(item_dir): "<cwd>",
+                                             os.path.dirname(items_dir): "<probe-tmp>"})
         normalized = _fp.normalize(message)
         rec.update(status="error", exc_type=name, message=message, normalized=normalized,
                    fingerprint=_fp.fingerprint(name, normalized),
@@ -299,19 +321,28 @@ def run_item(driver: Driver, case: _case.Case, variant: str, mode: str) -> Dict[
         if gc_was and not gc.isenabled():
             gc.enable()
     rec["duration_s"] = round(time.perf_counter() - t0, 4)
+    leaked = driver.hermetic.leaks(item_dir)
+    if leaked:
+        rec["leaked"] = leaked
+    os.chdir(items_dir)
+    shutil.rmtree(item_dir, ignore_errors=True)
     return rec
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--plan", required=True, help="JSON: {cases: [paths], items: [[case, variant, mode]]}")
-    ap.add_argument("--stream", required=True, help="JSON-lines file to append events to")
-    ap.add_argument("--start", type=int, default=0, help="index of the first item to run")
+    ap.add_argument("--events-fd", required=True, type=int, help="pipe to write JSON-line events to")
+    ap.add_argument("--items-dir", required=True, help="folder for the items' working directories")
+    ap.add_argument("--parent", type=int, default=None, help="the supervisor's pid: die with it")
+    ap.add_argument("--meta", action="store_true", help="report the environment's metadata first")
     args = ap.parse_args(argv)
+    if args.parent is not None:
+        _supervisor.die_with_parent(args.parent)
 
     with open(args.plan, encoding="utf-8") as f:
         plan = json.load(f)
-    stream = open(args.stream, "a", encoding="utf-8")
+    stream = os.fdopen(args.events_fd, "w", encoding="utf-8")
 
     t0 = time.perf_counter()
     import numpy as np
@@ -328,28 +359,33 @@ def main(argv: Optional[List[str]] = None) -> int:
         pass
     corpus = _corpus.load(plan["cases"])
     by_id = {c.id: c for c in corpus.cases}
-    if args.start == 0:
+    if args.meta:
         _emit(stream, {"event": "meta", "import_s": round(import_s, 3),
                        "metadata": collect_metadata(tf, keras, np)})
-    workdir = tempfile.mkdtemp(prefix="tfcanary-worker-")
-    driver = Driver(tf, keras, np, workdir)
+    items_dir = os.path.realpath(args.items_dir)
+    os.chdir(items_dir)
+    driver = Driver(tf, keras, np)
     items = plan["items"]
-    for i in range(args.start, len(items)):
+    _emit(stream, {"event": "ready"})
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        if not line.strip():
+            continue
+        i = int(line)
         case_id, variant, mode = items[i]
-        _emit(stream, {"event": "start", "i": i})
         case = by_id.get(case_id)
+        _emit(stream, {"event": "start", "i": i})
         if case is None:
             rec = {"case": case_id, "variant": variant, "mode": mode, "status": "skip",
                    "reason": "case did not load in this environment (see corpus errors)",
                    "duration_s": 0.0}
         else:
-            rec = run_item(driver, case, variant, mode)
+            rec = run_item(driver, case, variant, mode, items_dir)
         _emit(stream, {"event": "outcome", "i": i, "outcome": rec})
     _emit(stream, {"event": "done"})
     stream.close()
-    import shutil
-
-    shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -74,6 +74,10 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from . import check
 
+    if args.max_age is not None:
+        from .freshness import require_fresh
+
+        print(require_fresh(args.results, args.max_age))
     return check.run(args.results, args.snapshots, update_snapshots=args.update,
                      junit=args.junit, markdown_out=args.markdown)
 
@@ -87,6 +91,25 @@ def cmd_speed(args: argparse.Namespace) -> int:
     print(speed.render(args.paths), end="")
     if args.csv:
         print(f"wrote {speed.write_csv(args.paths, args.csv)}", file=sys.stderr)
+    return 0
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    from . import bisection as bisect
+
+    only = None
+    given = [args.case, args.variant, args.mode]
+    if any(given):
+        if not all(given):
+            raise UserError("Expected --case, --variant and --mode together. Received: "
+                            + ", ".join(f"--{n} {v}" for n, v in zip(("case", "variant", "mode"), given) if v))
+        only = (args.case, args.variant, args.mode)
+    json_path, md_path = bisect.run(args.a, args.b, args.results, args.cases, select=args.select,
+                                    only=only, high_risk=args.high_risk, timeout=args.timeout,
+                                    python=args.python, out_dir=args.out,
+                                    log=lambda s: print(s, file=sys.stderr))
+    bisect.print_lines(bisect.read(json_path))
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
 
 
@@ -135,7 +158,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="rewrite the snapshots from the results")
     p.add_argument("--junit", help="write JUnit XML here")
     p.add_argument("--markdown", help="write a Markdown summary (under 1 MiB) here")
+    p.add_argument("--max-age", type=float, metavar="DAYS",
+                   help="fail (exit 2) when the newest results are older than DAYS days")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("bisect", help="the first release or nightly at which outcomes changed from A to B")
+    p.add_argument("a", help="the older environment: a label with a results file (tf2.16) or pins "
+                             "(tensorflow-cpu==2.16.2,keras==3.4.1)")
+    p.add_argument("b", help="the newer environment, the same way (tf2.21, nightly)")
+    p.add_argument("--results", action="append", help="results folder with <label>.json (default: results)")
+    p.add_argument("--cases", action="append", default=None, help="case folder or file (default: cases)")
+    p.add_argument("--select", action="append", default=[], help="case id, family or tag pattern (repeatable)")
+    p.add_argument("--case", help="bisect only this case id (with --variant and --mode)")
+    p.add_argument("--variant", choices=("broken", "fixed"))
+    p.add_argument("--mode")
+    p.add_argument("--high-risk", action="store_true",
+                   help="only the changes the upgrade report ranks high risk (needs both results files)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per (case, variant, mode)")
+    p.add_argument("--python", default="3.11", help="Python of the environments built (default 3.11)")
+    p.add_argument("--out", help="folder for <A>--<B>.json and .md (default: <results>/bisect)")
+    p.set_defaults(func=cmd_bisect)
+
+    from .nightly import add_parser as add_nightly_parser
+
+    add_nightly_parser(sub)
     return ap
 
 

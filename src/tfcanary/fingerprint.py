@@ -26,7 +26,7 @@ import hashlib
 import re
 from typing import Callable, List, Tuple, Union
 
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2
 
 _Repl = Union[str, Callable[[re.Match[str]], str]]
 
@@ -111,6 +111,10 @@ _RULES: List[Tuple[re.Pattern[str], _Repl]] = [
     # every process.
     (re.compile(r"__autograph_generated_file\w+\.py"), "__autograph_generated_file.py"),
     (re.compile(r"\bid=\d{6,}\b"), "id=?"),
+    # Keras 3's deserialization errors print the config they could not load,
+    # whose ``'shared_object_id': 140218723401232`` is the Python id() of the
+    # object when it was saved (since version 2).
+    (re.compile(r"""(['"]shared_object_id['"]:\s*)\d+"""), r"\1?"),
     # 8. Installed-package paths: keep the import path below site-packages
     #    (``keras/src/engine/training.py`` says which module failed and is the
     #    same on every machine); drop the environment prefix, which also holds

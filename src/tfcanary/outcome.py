@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 
 class Status(str, enum.Enum):
@@ -31,7 +31,11 @@ class Outcome:
     :mod:`tfcanary.fingerprint`, ``frame`` the first frame inside the case file
     (``control_flow.py:42 in call``).  For ``skip``, ``crash`` and ``timeout``,
     ``reason`` says why.  ``duration_s`` is wall time of building and running
-    the mode.
+    the mode.  ``leaked`` names the global state the item left changed
+    (``dtype policy mixed_float16``, ``cwd changed``...; empty when none):
+    the probe resets it before the next item, so it is a note about the case,
+    not a cause of other outcomes.  ``run`` is the id of the probe run that
+    recorded this outcome (the results file's ``runs`` list).
     """
 
     case: str
@@ -45,6 +49,8 @@ class Outcome:
     frame: Optional[str] = None
     reason: Optional[str] = None
     duration_s: float = 0.0
+    leaked: Tuple[str, ...] = ()
+    run: Optional[int] = None
 
     @property
     def key(self) -> tuple:
@@ -57,6 +63,7 @@ class Outcome:
     def to_dict(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)
         d["status"] = self.status.value
+        d["leaked"] = list(self.leaked)
         return d
 
     @classmethod
@@ -67,4 +74,5 @@ class Outcome:
             raise ValueError(f"Outcome has no fields {sorted(unknown)}. Expected some of {sorted(fields)}.")
         d = dict(d)
         d["status"] = Status(d["status"])
+        d["leaked"] = tuple(d.get("leaked") or ())
         return cls(**d)

@@ -1,9 +1,9 @@
 """Results files: one JSON document per environment, written atomically.
 
-Layout (schema 1)::
+Layout (schema 2)::
 
     {
-      "schema": 1,
+      "schema": 2,
       "label": "tf2.15",
       "status": "ok" | "install-failed" | "probe-failed",
       "env": {...the matrix entry...},
@@ -11,11 +11,19 @@ Layout (schema 1)::
       "metadata": {"python": ..., "tensorflow": ..., "keras": ..., "numpy": ...,
                    "pip_freeze": [...], "devices": [...], "cpu": ..., "platform": ...,
                    "date": ..., "released": ..., "normalizer_version": 1, ...},
-      "timing": {"import_s": 5.1, "probe_s": 93.0},
+      "timing": {"import_s": 5.1, "probe_s": 93.0, "jobs": 2, ...},
+      "runs": [{"id": 1, "date": ..., "select": [], "shuffle": null, "jobs": 2,
+                "outcomes": 412}, ...],
       "cases": [...case metadata, see Case.describe()...],
       "corpus_errors": [{"file": ..., "line": ..., "message": ...}],
-      "outcomes": [...Outcome.to_dict()...]
+      "outcomes": [...Outcome.to_dict(), each with "run": <id in runs>...]
     }
+
+``metadata`` and ``timing`` are those of the latest run.  A probe run with
+``--select`` merges into the file (:func:`merge`): it replaces the outcomes of
+the cases it ran, keeps every other outcome with the id of the run that
+recorded it, and appends itself to ``runs``.  Schema 1 files (no ``runs``)
+read as one run, id 1.
 
 A file with a newer schema is refused with a clear message; an older one is
 migrated on read.  Standard library only: the probe writes these files from
@@ -30,7 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("ok", "install-failed", "probe-failed")
 
 
@@ -39,7 +47,18 @@ class ResultsError(Exception):
 
 
 # schema N -> function migrating a document from N to N+1.
-_MIGRATIONS: Dict[int, Callable[[Dict[str, Any]], Dict[str, Any]]] = {}
+def _v1_to_v2(doc: Dict[str, Any]) -> Dict[str, Any]:
+    """Schema 2 adds ``runs`` and a ``run`` id per outcome: a v1 file is one run."""
+    doc = dict(doc)
+    outcomes = doc.get("outcomes") or []
+    doc["runs"] = [{"id": 1, "date": (doc.get("metadata") or {}).get("date"), "select": [],
+                    "shuffle": None, "jobs": 1, "outcomes": len(outcomes)}] if outcomes else []
+    doc["outcomes"] = [{**o, "run": 1} for o in outcomes]
+    doc["schema"] = 2
+    return doc
+
+
+_MIGRATIONS: Dict[int, Callable[[Dict[str, Any]], Dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def write_text_atomic(path: os.PathLike, text: str) -> None:
@@ -120,3 +139,53 @@ def find(paths: List[os.PathLike]) -> List[Path]:
         else:
             raise ResultsError(f"{p}: no such results file or folder")
     return out
+
+
+_KEY_PACKAGES = ("tensorflow", "tf-", "keras", "numpy")
+
+
+def package_changes(old: Dict[str, Any], freeze: List[str], limit: int = 6) -> List[str]:
+    """How the packages of ``freeze`` differ from those ``old`` (a results
+    document) was probed with: ``tensorflow-cpu 2.15.0 -> 2.15.1``; TensorFlow,
+    Keras and NumPy first, then by name, at most ``limit``."""
+    def versions(lines: List[str]) -> Dict[str, str]:
+        return dict(ln.split("==", 1) for ln in lines if "==" in ln)
+
+    before = versions((old.get("metadata") or {}).get("pip_freeze") or [])
+    after = versions(freeze)
+    names = sorted(set(before) | set(after), key=lambda n: (not n.startswith(_KEY_PACKAGES), n))
+    changes = [f"{name} {before.get(name, '(none)')} -> {after.get(name, '(none)')}"
+               for name in names if before.get(name) != after.get(name)]
+    if len(changes) > limit:
+        changes = changes[:limit] + [f"... {len(changes) - limit} more"]
+    return changes
+
+
+def merge(old: Dict[str, Any], new: Dict[str, Any], replaced: List[str],
+          order: List[List[str]] = ()) -> Dict[str, Any]:
+    """``new`` (a ``--select`` run of the cases ``replaced``) merged into ``old``.
+
+    Every outcome of a case in ``replaced`` comes from ``new``; every other
+    outcome of ``old`` is kept as it was, with the ``run`` id that recorded it.
+    ``new``'s single run is appended to ``old``'s ``runs`` under the next id.
+    Outcomes follow ``order`` (the full plan's ``[case, variant, mode]`` list);
+    kept ones it does not name (cases no longer in the corpus) come last.
+    ``status``, ``metadata``, ``timing`` and ``corpus_errors`` are ``new``'s:
+    the latest run's.  Callers make sure both ran with the same packages
+    (:func:`package_changes`), so one file never mixes versions silently.
+    """
+    drop = set(replaced)
+    runs = [dict(r) for r in old.get("runs") or []]
+    run = dict(new["runs"][0])
+    run["id"] = max([r["id"] for r in runs], default=0) + 1
+    runs.append(run)
+    fresh = [{**o, "run": run["id"]} for o in new["outcomes"]]
+    outcomes = [o for o in old.get("outcomes") or [] if o["case"] not in drop] + fresh
+    rank = {tuple(k): i for i, k in enumerate(order)}
+    outcomes.sort(key=lambda o: rank.get((o["case"], o["variant"], o["mode"]), len(rank)))
+    case_rank = {}
+    for c, _, _ in order:
+        case_rank.setdefault(c, len(case_rank))
+    cases = [c for c in old.get("cases") or [] if c["id"] not in drop] + list(new.get("cases") or [])
+    cases.sort(key=lambda c: case_rank.get(c["id"], len(case_rank)))
+    return {**new, "runs": runs, "outcomes": outcomes, "cases": cases}
