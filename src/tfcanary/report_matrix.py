@@ -30,6 +30,8 @@ from .results import write_text_atomic
 GROUPS = [("keras2", "Keras 2"), ("released", "Keras 3 as released"), ("latest", "Keras 3 latest"),
           ("nightly", "nightly"), ("tf-keras", "tf-keras (Keras 2 API)"), ("other", "other")]
 STATUS_CODE = {"ok": "o", "error": "e", "crash": "c", "timeout": "t", "skip": "s"}
+# The default of each field of a page-data entry (see page_data), dropped when trailing.
+_DEFAULTS = [(), ("",), (-1,), (-1,), (-1,), ([],), ("",)]
 
 
 def group_of(env: Mapping[str, Any]) -> str:
@@ -150,7 +152,7 @@ def rows(res: Results, first_changed: Optional[Mapping[tuple, str]] = None) -> L
 
 def _change_text(change: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     if change == "message-changed":
-        return f"{_outcome_text(new)}: message changed"
+        return "message changed"
     return f"{_outcome_text(old)} → {_outcome_text(new)}"
 
 
@@ -200,8 +202,9 @@ def page_data(res: Results, cols: List[Dict[str, Any]], rows_: List[Dict[str, An
     """The JSON the page's script reads: every message stored once, cells refer to it.
 
     ``M``: fingerprint -> [class, normalized message]; ``R``: per row, per
-    column index, one entry per mode: [status, fingerprint, raw message, frame,
-    reason, leaked (list), mark], or 0 where the mode was not probed.  Short
+    column index, one entry per mode: [status code, fingerprint, raw message,
+    frame, reason, leaked (list), mark] without its trailing defaults, 1 for a
+    plain "ok", or 0 where the mode was not probed.  Short
     strings are indexes into ``S``; messages are indexes into ``T``, each a
     list of line numbers in ``L``: raw messages of one fingerprint differ in a
     line or two (an address, a graph name), so their lines are stored once.
@@ -236,9 +239,12 @@ def page_data(res: Results, cols: List[Dict[str, Any]], rows_: List[Dict[str, An
                 if fp and fp not in messages:
                     messages[fp] = [s(o.get("exc_type")), t(o.get("normalized"))]
                 leaked = res.leaked.get((cell["env"], r["case"], r["variant"], m)) or []
-                entries.append([o["status"], fp or "", t(o.get("message")) if fp else -1,
-                                s(o.get("frame")), s(o.get("reason")), [s(x) for x in leaked],
-                                mark or ""])
+                entry = [STATUS_CODE.get(o["status"], o["status"]), fp or "",
+                         t(o.get("message")) if fp else -1, s(o.get("frame")), s(o.get("reason")),
+                         [s(x) for x in leaked], mark or ""]
+                while len(entry) > 1 and entry[-1] in _DEFAULTS[len(entry) - 1]:
+                    entry.pop()   # trailing defaults: the page fills them back in
+                entries.append(1 if entry == ["o"] else entry)
             per_col[str(ci)] = entries
         first = r["first"]
         data_rows.append({"m": r["modes"], "c": per_col,
