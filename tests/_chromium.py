@@ -145,6 +145,10 @@ class Browser:
     def open(self, url: str) -> float:
         """Load ``url``; returns seconds from the navigation to the first frame painted after the
         page's script finished (its load event, then two animation frames)."""
+        # A URL that differs only in its #fragment would be a same-document navigation, with
+        # no load event: start from a blank page each time.
+        self.call("Page.navigate", url="about:blank")
+        self.wait_for("Page.loadEventFired")
         self.events.clear()
         t0 = time.perf_counter()
         self.call("Page.navigate", url=url)
