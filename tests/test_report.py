@@ -237,3 +237,23 @@ def test_speed_moves_needs_intervals_on_both_sides():
          "ratio_xla": 2.0, "ratio_xla_lo": 1.0, "ratio_xla_hi": 3.0}])
     assert report.speed_moves(speed, "tf2.15", "tf2.21").empty
     assert report.speed_moves(None, "tf2.15", "tf2.21").empty
+
+
+def test_check_summary_names_unchecked_environments_first_and_counts_per_environment():
+    from tfcanary import check
+
+    keys = pd.DataFrame({"case": ["alpha", "beta"], "variant": "broken", "mode": "graph"})
+    a = keys.assign(status="error", short_type="ValueError", fingerprint="aaaaaaaaaaaa")
+    b = a.assign(short_type=["TypeError", "ValueError"], fingerprint=["bbbbbbbbbbbb", "aaaaaaaaaaaa"])
+    checks = [check.EnvCheck("tf2.15", "compared", transitions=diff.transitions(a, a)),
+              check.EnvCheck("tf2.21", "compared", transitions=diff.transitions(a, b)),
+              check.EnvCheck("tf2.22", "no-snapshot", versions={"tensorflow": "2.22.0"}),
+              check.EnvCheck("tf2.19", "env-failed", note="pip could not resolve keras")]
+    text = check.markdown(checks)
+    head, table = text.split("| environment |", 1)
+    assert head.startswith("## tfcanary check: 1 outcome changed in 1 environment; 2 not checked")
+    assert head.index("`tf2.22`: no snapshot") < head.index("**Transitions per environment:**")
+    assert "`tf2.19`: failed to install or probe — pip could not resolve keras" in head
+    assert "**Transitions per environment:** `tf2.15` 0 · `tf2.21` 1" in head
+    # An environment without a snapshot has no count, not "0 changed".
+    assert re.search(r"^\| `tf2.22` \| 2.22.0 \| – \| no-snapshot \| – \| – \|", table, re.M)
