@@ -45,10 +45,14 @@ def _check(res: Results, a: str, b: str) -> Dict[str, Dict[str, Any]]:
 
 
 def group(rows: List[Dict[str, Any]], first_changed: Mapping[tuple, str]) -> List[Dict[str, Any]]:
-    """One finding per (case, variant): the modes affected, and per distinct (old, new) pair
-    of outcomes one representative row (``pairs``), so the same change is shown once."""
+    """One finding per (case, variant): the modes affected, and per distinct change of status
+    and class one representative row (``pairs``, its first mode's messages), so the same
+    change is shown once."""
+    from .case import MODES
+
+    rank = {m: i for i, m in enumerate(MODES)}
     out: Dict[tuple, Dict[str, Any]] = {}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: (r["case"], r["variant"], rank.get(r["mode"], len(rank)))):
         g = out.setdefault((r["case"], r["variant"]), {
             "case": r["case"], "variant": r["variant"], "case_info": r["case_info"], "modes": [],
             "changes": [], "risk": r["risk"], "pairs": {}, "first_changed": []})
@@ -57,7 +61,9 @@ def group(rows: List[Dict[str, Any]], first_changed: Mapping[tuple, str]) -> Lis
             g["changes"].append(r["change"])
         if r["risk"] == "high":
             g["risk"] = "high"
-        key = (r["a_status"], r.get("a_fingerprint") or "", r["b_status"], r.get("b_fingerprint") or "")
+        # Same change of status and class: shown once, whatever the messages' details.
+        key = (r["change"], r["a_status"], r.get("a_short_type") or "", r["b_status"],
+               r.get("b_short_type") or "")
         p = g["pairs"].setdefault(key, {"row": r, "modes": []})
         p["modes"].append(r["mode"])
         fc = first_changed.get((r["case"], r["variant"], r["mode"]))
