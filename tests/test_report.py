@@ -257,3 +257,46 @@ def test_check_summary_names_unchecked_environments_first_and_counts_per_environ
     assert "**Transitions per environment:** `tf2.15` 0 · `tf2.21` 1" in head
     # An environment without a snapshot has no count, not "0 changed".
     assert re.search(r"^\| `tf2.22` \| 2.22.0 \| – \| no-snapshot \| – \| – \|", table, re.M)
+
+
+def test_first_changed_from_the_data_and_from_a_bisection(small, tmp_path):
+    from tfcanary import report_matrix
+
+    rows = {(r["case"], r["variant"]): r for r in report_matrix.rows(report.load([small]))}
+    first = rows["alpha", "broken"]["first"]
+    assert first["env"] == "tf2.21" and first["text"] == "ok → TypeError" and first["modes"] == ["eager"]
+    assert rows["alpha", "fixed"]["first"] is None
+    bisected = {("alpha", "broken", "eager"): "keras 3.5.0 (3.4.1 before)"}
+    html = report.write_matrix([small], tmp_path, first_changed=bisected).read_text()
+    assert "first changed in keras 3.5.0 (3.4.1 before)" in html
+    _, md = report.write_upgrade([small], "tf2.15", "tf2.21", tmp_path, first_changed=bisected)
+    assert "First changed in: keras 3.5.0 (3.4.1 before)" in md.read_text()
+
+
+def test_matrix_shows_leaked_state_corpus_errors_and_claim_metadata(tmp_path):
+    import json
+
+    cases = [dict(CASES[0], url="https://example.org/q/1", fidelity="adapted",
+                  claim=dict(CASES[0]["claim"], versions="TF 2.15"))] + CASES[1:]
+    leaky = {k: [dict(o, leaked=["keras.backend floatx: float32 -> float16"])
+                 if (o["case"], o["variant"], o["mode"]) == ("beta", "fixed", "eager") else o for o in v]
+             for k, v in OUTCOMES.items()}
+    folder = write_results(tmp_path / "results", leaky, cases)
+    doc = json.loads((folder / "tf2.21.json").read_text())
+    doc["corpus_errors"] = [{"file": "cases/broken_file.py", "line": 7, "message": "SyntaxError: bad"}]
+    results.write(folder / "tf2.21.json", doc)
+    html = report.write_matrix([folder], tmp_path / "reports").read_text()
+    assert "cases/broken_file.py:7</code> SyntaxError: bad" in html
+    assert '<a href="https://example.org/q/1">' in html and "<td>adapted</td>" in html
+    assert "reported on TF 2.15" in html
+    beta_fixed = next(r for r in parse_rows(html) if (r["data-case"], r["data-variant"]) == ("beta", "fixed"))
+    assert all("lk" in c.split() for c in beta_fixed["cells"])
+    assert "keras.backend floatx: float32 -\\u003e float16" in html
+
+
+def test_matrix_page_stays_small_with_many_environments_and_long_messages(tmp_path):
+    from test_browser import wide_results
+
+    page = report.write_matrix([wide_results(tmp_path / "results", n_envs=18, n_cases=110)], tmp_path)
+    # 18 environments x 220 rows x 7 modes, a 200-character message per failing outcome.
+    assert page.stat().st_size <= 1.5 * 1024 * 1024

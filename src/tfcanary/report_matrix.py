@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import diff, matrix, report
+from .freshness import newest
 from .report import Results
 from .results import write_text_atomic
 
@@ -263,8 +264,11 @@ def _first_text(f: Mapping[str, Any]) -> str:
     return f["text"] if f["bisected"] else f"{f['env']}: {f['text']}"
 
 
-def freshness(cols: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """The newest and oldest probe dates, and the environments a day or more older than the newest."""
+def freshness(cols: List[Dict[str, Any]], newest_date: Any = None) -> Dict[str, Any]:
+    """The newest and oldest probe dates, and the environments a day or more older than the newest.
+
+    ``newest_date``: :func:`tfcanary.freshness.newest` of the results (the date
+    ``check --max-age`` and the asv banner show), when given."""
     import datetime as dt
 
     def parse(s: Any) -> Optional[dt.datetime]:
@@ -280,6 +284,8 @@ def freshness(cols: List[Dict[str, Any]]) -> Dict[str, Any]:
         return {"newest": None, "oldest": None, "stale": []}
     newest = max(dated, key=lambda x: x[1])
     oldest = min(dated, key=lambda x: x[1])
+    if newest_date is not None:
+        newest = (next((env for env, d in dated if d == newest_date), newest[0]), newest_date)
     fmt = "%Y-%m-%d %H:%M UTC"
     return {"newest": newest[1].astimezone(dt.timezone.utc).strftime(fmt), "newest_env": newest[0],
             "oldest": oldest[1].astimezone(dt.timezone.utc).strftime(fmt), "oldest_env": oldest[0],
@@ -325,7 +331,7 @@ def write(paths: Sequence[os.PathLike], out_dir: os.PathLike, speedups: Optional
         families=sorted(res.outcomes["family"].dropna().unique()),
         variants=sorted(res.outcomes["variant"].dropna().unique()),
         modes=[m for m in report._MODE_ORDER if m in set(res.outcomes["mode"])],
-        codes=STATUS_CODE, fresh=freshness(cols), corpus_errors=res.corpus_errors,
+        codes=STATUS_CODE, fresh=freshness(cols, newest(paths)), corpus_errors=res.corpus_errors,
         links=links(out, asv_html), data=page_data(res, cols, rows_),
         claims=report._records(claims), n_claims=len(claims), n_never=int(claims["never"].sum()),
         speed_chart=report.speedup_chart(speedups), n_speed=0 if speedups is None else len(speedups))
