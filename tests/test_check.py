@@ -105,7 +105,7 @@ def test_an_environment_without_a_snapshot_fails(run_dir, tmp_path):
     assert any("no-snapshot" in line for line in lines)
     md = tmp_path / "check.md"
     check.run([res], snaps, markdown_out=md, echo=lambda s: None)
-    assert md.read_text().splitlines()[0] == "## tfcanary check: 0 outcomes changed; tf2.21 not compared: no snapshot"
+    assert md.read_text().splitlines()[0] == "## tfcanary check: no changes in the 1 environment compared; 1 not checked (tf2.21: no snapshot)"
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):

@@ -27,7 +27,7 @@ A = frame(
     ("same-ok", "ok", None, None),
     ("same-error", "error", "builtins.TypeError", "bad dense_3"),
     ("newly", "ok", None, None),
-    ("fixed", "error", "builtins.ValueError", "x"),
+    ("repaired", "error", "builtins.ValueError", "x"),
     ("cls", "error", "tensorflow.python.framework.errors_impl.InvalidArgumentError", "x"),
     ("msg", "error", "builtins.ValueError", "shape (4, 3)"),
     ("crash", "ok", None, None),
@@ -41,7 +41,7 @@ B = frame(
     ("same-ok", "ok", None, None),
     ("same-error", "error", "builtins.TypeError", "bad dense_7"),   # auto-numbered name only
     ("newly", "error", "builtins.TypeError", "x"),
-    ("fixed", "ok", None, None),
+    ("repaired", "ok", None, None),
     ("cls", "error", "builtins.TypeError", "x"),
     ("msg", "error", "builtins.ValueError", "shape (4, 5)"),
     ("crash", "crash", None, None),
@@ -57,7 +57,7 @@ def test_every_change_kind_is_classified():
     t = diff.transitions(A, B).set_index("case")
     assert t["change"].to_dict() == {
         "same-ok": "unchanged", "same-error": "unchanged", "newly": "newly-failing",
-        "fixed": "fixed", "cls": "class-changed", "msg": "message-changed",
+        "repaired": "now-works", "cls": "class-changed", "msg": "message-changed",
         "crash": "became-crash", "timeout": "became-timeout", "back": "crash-to-error",
         "skip": "skip-changed", "gone": "removed", "new": "added",
         # Same short class, another module: code catching it still does; the fingerprint
@@ -104,3 +104,20 @@ def test_refingerprint_recomputes_stale_fingerprints():
     stale.loc[stale["status"] == "error", "fingerprint"] = "000000000000"
     fresh = diff.refingerprint(stale)
     assert fresh["fingerprint"].fillna("").tolist() == A["fingerprint"].fillna("").tolist()
+
+
+def test_the_change_kind_for_a_repair_never_reads_like_the_variant_name():
+    assert "fixed" not in diff.CHANGES and "now-works" in diff.CHANGES
+    assert diff.CHANGES["now-works"][0] == "none"
+
+
+def test_classify_one_pair_agrees_with_transitions():
+    t = diff.transitions(A, B)
+    a, b = A.set_index("case"), B.set_index("case")
+    for r in t.itertuples():
+        left = a.loc[r.case].to_dict() if r.case in a.index else None
+        right = b.loc[r.case].to_dict() if r.case in b.index else None
+        assert diff.classify(left, right) == r.change, r.case
+    assert diff.classify({"status": "error", "short_type": "T", "fingerprint": "1"},
+                         {"status": "error", "short_type": "T", "fingerprint": "2"},
+                         compare_fingerprints=False) == "unchanged"

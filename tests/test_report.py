@@ -24,7 +24,8 @@ CASES = [
      "message": "never said", "where": ""}, "tags": [], "doc": "", "file": "cases/gamma.py", "line": 1,
      "variants": ["broken"]},
 ]
-N_ROWS = 9   # alpha and beta: 2 variants x 2 modes; gamma: 1
+N_ROWS = 9   # outcomes: alpha and beta: 2 variants x 2 modes; gamma: 1
+N_LINES = 5  # matrix rows, one per (case, variant)
 
 
 def outcome(case, variant, mode, status, exc=None, msg=None, reason=None):
@@ -77,7 +78,7 @@ def small(tmp_path):
 
 
 class Rows(HTMLParser):
-    """The matrix rows of index.html: their data- attributes and cell classes."""
+    """The matrix rows of index.html (one per case and variant): their data- attributes and cell classes."""
 
     def __init__(self):
         super().__init__()
@@ -87,9 +88,9 @@ class Rows(HTMLParser):
         a = dict(attrs)
         if tag == "table":
             self.in_matrix = a.get("id") == "matrix"
-        if self.in_matrix and tag == "tr" and "data-mode" in a:
+        if self.in_matrix and tag == "tr" and "data-r" in a:
             self.rows.append({**a, "cells": []})
-        if self.in_matrix and tag == "td" and "cell" in (a.get("class") or "").split():
+        if self.in_matrix and tag == "td" and "c" in (a.get("class") or "").split():
             self.rows[-1]["cells"].append(a["class"])
 
 
@@ -99,31 +100,41 @@ def parse_rows(html):
     return p.rows
 
 
-def test_matrix_has_one_row_per_case_variant_mode_and_columns_in_version_order(small, tmp_path):
+def test_matrix_has_one_row_per_case_variant_and_columns_in_version_order(small, tmp_path):
     html = report.write_matrix([small], tmp_path / "reports").read_text()
     rows = parse_rows(html)
-    assert len(rows) == N_ROWS
+    assert len(rows) == N_LINES
     assert all(len(r["cells"]) == 2 for r in rows)
-    assert html.index("<code>tf2.15</code><br>") < html.index("<code>tf2.21</code><br>")
+    assert html.index('title="tf2.15: TensorFlow') < html.index('title="tf2.21: TensorFlow')
 
 
-def test_a_cell_that_differs_from_its_left_neighbour_is_marked(small, tmp_path):
-    rows = {(r["data-variant"], r["data-mode"], i): r
-            for i, r in enumerate(parse_rows(report.write_matrix([small], tmp_path).read_text()))}
-    changing = [r for r in rows.values() if r["data-changes"] == "1"]
-    # alpha broken eager (newly failing), alpha broken graph (class), beta broken eager (message)
-    assert len(changing) == 3
-    for r in changing:
-        assert "trans" not in r["cells"][0] and "trans" in r["cells"][1]
+def test_a_cell_that_differs_from_its_left_neighbour_is_marked_high_or_low(small, tmp_path):
+    rows = {(r["data-case"], r["data-variant"]): r
+            for r in parse_rows(report.write_matrix([small], tmp_path).read_text())}
+    # alpha broken: newly failing and class changed (high); beta broken: message only (low).
+    assert {k for k, r in rows.items() if r["data-changes"] == "1"} == {("alpha", "broken"), ("beta", "broken")}
+    assert rows["alpha", "broken"]["cells"][1].split()[-1] == "H"
+    assert rows["beta", "broken"]["cells"][1].split()[-1] == "L"
     for r in rows.values():
+        assert not {"H", "L"} & set(r["cells"][0].split())
         if r["data-changes"] == "0":
-            assert not any("trans" in c for c in r["cells"])
+            assert not any({"H", "L"} & set(c.split()) for c in r["cells"])
+
+
+def test_messages_are_stored_once_per_fingerprint(small, tmp_path):
+    import json
+
+    html = report.write_matrix([small], tmp_path).read_text()
+    data = json.loads(html.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    fps = set(report.load([small]).outcomes["fingerprint"].dropna())
+    assert set(data["M"]) == fps
+    assert sum(line == "shape (4, 3)" for line in data["L"]) == 1
 
 
 def test_messages_are_escaped_and_the_page_loads_nothing_from_outside(small, tmp_path):
     html = report.write_matrix([small], tmp_path).read_text()
     assert "<script>alert(1)" not in html
-    assert "&lt;script&gt;alert(1)" in html
+    assert "\\u003cscript\\u003ealert(1)" in html   # in the page's JSON
     assert "A question &lt;b&gt;about&lt;/b&gt; alpha" in html
     assert not re.search(r'<(link|img|iframe)\b|<script[^>]+src=|@import', html)
 
@@ -171,10 +182,15 @@ def test_upgrade_report_classifies_and_lists_high_risk_first(small, tmp_path):
     assert counts["message-changed"] == "1" and counts["unchanged"] == "6"
     # n < 20: counts only, said so, no percentages.
     assert "n is small (9 < 20)" in md and "%" not in md.split("## High risk")[0]
+    assert md.startswith("# Upgrade risk: `tf2.15` → `tf2.21`\n\n**tf2.15 → tf2.21: high risk — 1 of 3 cases "
+                         "change their exception class or start failing (2 outcomes); 1 case changes only "
+                         "a message (1 outcome); all 2 documented fixes still work**")
     high = md.split("## High risk")[1].split("## Low risk")[0]
-    assert high.index("alpha` · broken · eager — newly-failing") < high.index("class-changed")
+    # One entry per (case, variant), listing its modes; each distinct old/new pair once.
+    assert high.count("### ") == 1
+    assert "### `alpha` · broken — newly-failing, class-changed in 2 modes: eager, graph" in high
     assert "Source: A question <b>about</b> alpha" in high   # Markdown is not HTML-escaped
-    assert "old <script>alert(1)</script>" in high             # ...but fenced as code
+    assert "old &lt;script>alert(1)&lt;/script>" in high     # ...but no raw tag reaches the page
     assert "&lt;script&gt;" in html and "<script>alert" not in html
 
 
@@ -205,7 +221,7 @@ def test_cli_writes_both_reports_and_exits_2_on_a_usage_error(small, tmp_path, c
 def test_real_results_render(probed, tmp_path):
     frame = store.load_outcomes([probed["dir"]])
     html = report.write_matrix([probed["dir"]], tmp_path).read_text()
-    assert len(parse_rows(html)) == len(frame.drop_duplicates(diff.KEY))
+    assert len(parse_rows(html)) == len(frame.drop_duplicates(["case", "variant"]))
     _, md = report.write_upgrade([probed["dir"]], "tf2.15", "tf2.21", tmp_path)
     t = diff.transitions(frame[frame.env == "tf2.15"], frame[frame.env == "tf2.21"])
     n = int((~t["change"].isin(["added", "removed"])).sum())
@@ -223,16 +239,64 @@ def test_speed_moves_needs_intervals_on_both_sides():
     assert report.speed_moves(None, "tf2.15", "tf2.21").empty
 
 
-def test_corpus_errors_are_listed_in_the_matrix_with_file_line_and_message(small, tmp_path):
-    doc = results.read(small / "tf2.15.json")
-    doc["corpus_errors"] = [{"file": "bad.py", "line": 5,
-                             "message": "case module failed to import: SyntaxError: invalid syntax"}]
-    results.write(small / "tf2.15.json", doc)
-    html = report.write_matrix([small], tmp_path / "reports").read_text()
-    assert "Corpus errors (1)" in html
-    assert ("<td><code>bad.py</code></td><td>5</td><td>case module failed to import: "
-            "SyntaxError: invalid syntax</td><td>tf2.15</td>") in html
+def test_check_summary_names_unchecked_environments_first_and_counts_per_environment():
+    from tfcanary import check
+
+    keys = pd.DataFrame({"case": ["alpha", "beta"], "variant": "broken", "mode": "graph"})
+    a = keys.assign(status="error", short_type="ValueError", fingerprint="aaaaaaaaaaaa")
+    b = a.assign(short_type=["TypeError", "ValueError"], fingerprint=["bbbbbbbbbbbb", "aaaaaaaaaaaa"])
+    checks = [check.EnvCheck("tf2.15", "compared", transitions=diff.transitions(a, a)),
+              check.EnvCheck("tf2.21", "compared", transitions=diff.transitions(a, b)),
+              check.EnvCheck("tf2.22", "no-snapshot", versions={"tensorflow": "2.22.0"}),
+              check.EnvCheck("tf2.19", "env-failed", note="pip could not resolve keras")]
+    text = check.markdown(checks)
+    head, table = text.split("| environment |", 1)
+    assert head.startswith("## tfcanary check: 1 outcome changed in 1 environment; 2 not checked")
+    assert head.index("`tf2.22`: no snapshot") < head.index("**Transitions per environment:**")
+    assert "`tf2.19`: failed to install or probe — pip could not resolve keras" in head
+    assert "**Transitions per environment:** `tf2.15` 0 · `tf2.21` 1" in head
+    # An environment without a snapshot has no count, not "0 changed".
+    assert re.search(r"^\| `tf2.22` \| 2.22.0 \| – \| no-snapshot \| – \| – \|", table, re.M)
 
 
-def test_no_corpus_errors_section_without_corpus_errors(small, tmp_path):
-    assert 'id="corpus-errors"' not in report.write_matrix([small], tmp_path / "reports").read_text()
+def test_first_changed_from_the_data_and_from_a_bisection(small, tmp_path):
+    from tfcanary import report_matrix
+
+    rows = {(r["case"], r["variant"]): r for r in report_matrix.rows(report.load([small]))}
+    first = rows["alpha", "broken"]["first"]
+    assert first["env"] == "tf2.21" and first["text"] == "ok → TypeError" and first["modes"] == ["eager"]
+    assert rows["alpha", "fixed"]["first"] is None
+    bisected = {("alpha", "broken", "eager"): "keras 3.5.0 (3.4.1 before)"}
+    html = report.write_matrix([small], tmp_path, first_changed=bisected).read_text()
+    assert "first changed in keras 3.5.0 (3.4.1 before)" in html
+    _, md = report.write_upgrade([small], "tf2.15", "tf2.21", tmp_path, first_changed=bisected)
+    assert "First changed in: keras 3.5.0 (3.4.1 before)" in md.read_text()
+
+
+def test_matrix_shows_leaked_state_corpus_errors_and_claim_metadata(tmp_path):
+    import json
+
+    cases = [dict(CASES[0], url="https://example.org/q/1", fidelity="adapted",
+                  claim=dict(CASES[0]["claim"], versions="TF 2.15"))] + CASES[1:]
+    leaky = {k: [dict(o, leaked=["keras.backend floatx: float32 -> float16"])
+                 if (o["case"], o["variant"], o["mode"]) == ("beta", "fixed", "eager") else o for o in v]
+             for k, v in OUTCOMES.items()}
+    folder = write_results(tmp_path / "results", leaky, cases)
+    doc = json.loads((folder / "tf2.21.json").read_text())
+    doc["corpus_errors"] = [{"file": "cases/broken_file.py", "line": 7, "message": "SyntaxError: bad"}]
+    results.write(folder / "tf2.21.json", doc)
+    html = report.write_matrix([folder], tmp_path / "reports").read_text()
+    assert "cases/broken_file.py:7</code> SyntaxError: bad" in html
+    assert '<a href="https://example.org/q/1">' in html and "<td>adapted</td>" in html
+    assert "reported on TF 2.15" in html
+    beta_fixed = next(r for r in parse_rows(html) if (r["data-case"], r["data-variant"]) == ("beta", "fixed"))
+    assert all("lk" in c.split() for c in beta_fixed["cells"])
+    assert "keras.backend floatx: float32 -\\u003e float16" in html
+
+
+def test_matrix_page_stays_small_with_many_environments_and_long_messages(tmp_path):
+    from test_browser import wide_results
+
+    page = report.write_matrix([wide_results(tmp_path / "results", n_envs=18, n_cases=110)], tmp_path)
+    # 18 environments x 220 rows x 7 modes, a 200-character message per failing outcome.
+    assert page.stat().st_size <= 1.5 * 1024 * 1024

@@ -285,10 +285,14 @@ def markdown(checks: Sequence[EnvCheck], limit: int = MARKDOWN_LIMIT) -> str:
             nz = nz[nz > 0]
             row["changed"] = int(nz.sum())
             row["by_change"] = ", ".join(f"{k} {int(v)}" for k, v in nz.items())
+        if c.state != "compared":   # nothing was compared: no count to show, not a zero
+            row["n"] = row["changed"] = None
         envs.append(row)
     template = report._env("check.md")
     ctx = {"envs": envs, "failed": any(c.failed for c in checks), "n_transitions": len(t),
-           "unchecked": [c for c in checks if c.state in ("no-snapshot", "env-failed")]}
+           "not_checked": [e for e in envs if e["state"] in ("no-snapshot", "env-failed")],
+           "compared": [e for e in envs if e["state"] == "compared"],
+           "n_envs_changed": sum(1 for e in envs if e["changed"])}
     lines = [f"| {report.md_cell(r['env'])} | `{report.md_cell(r['case'])}` | {r['variant']} | "
              f"{r['mode']} | {r['change']} | {r['risk']} | {report.md_cell(_outcome('a', r))} | "
              f"{report.md_cell(_outcome('b', r))} |" for r in report._records(t)]

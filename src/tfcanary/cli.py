@@ -55,18 +55,20 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import report
+    from . import bisection, report
 
-    path = report.write_matrix(args.paths, args.out, speedups=report.read_speedups(args.speedups))
+    path = report.write_matrix(args.paths, args.out, speedups=report.read_speedups(args.speedups),
+                               first_changed=bisection.first_changed(args.paths))
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from . import report
+    from . import bisection, report
 
     for path in report.write_upgrade(args.results, args.a, args.b, args.out,
-                                     speedups=report.read_speedups(args.speedups)):
+                                     speedups=report.read_speedups(args.speedups),
+                                     first_changed=bisection.first_changed(args.results)):
         print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
 

@@ -35,7 +35,7 @@ CHANGES: Dict[str, tuple] = {
     "became-timeout": ("high", "hangs in B (ran past the probe's timeout)"),
     "message-changed": ("low", "same exception class, another message"),
     "crash-to-error": ("low", "crashed or hung in A, raises an exception in B"),
-    "fixed": ("none", "failed in A, works in B"),
+    "now-works": ("none", "failed in A, works in B"),
     "skip-changed": ("info", "the mode applies in one environment only"),
     "added": ("info", "probed in B only (a case or mode new to the corpus)"),
     "removed": ("info", "probed in A only (a case or mode gone from the corpus, or not run)"),
@@ -85,7 +85,7 @@ def _classify(a_status: Any, b_status: Any, a_type: str, b_type: str, a_fp: str,
     if b_status == "timeout":
         return "became-timeout"
     if b_status == "ok":
-        return "fixed"
+        return "now-works"
     # b is "error", a is "ok", "crash" or "timeout"
     return "newly-failing" if a_status == "ok" else "crash-to-error"
 
@@ -146,6 +146,16 @@ def transitions(a, b, compare_fingerprints: bool = True):
     m = m.sort_values(["_order"] + KEY, kind="stable").drop(columns="_order").reset_index(drop=True)
     lead = ["case", "family", "kind", "variant", "mode", "change", "risk"]
     return m[lead + [c for c in m.columns if c not in lead]]
+
+
+def classify(a: Any, b: Any, compare_fingerprints: bool = True) -> str:
+    """The change from outcome ``a`` to outcome ``b`` (dicts or rows with ``status``,
+    ``short_type``, ``fingerprint``; ``None`` for an outcome that is absent)."""
+    def get(o: Any, k: str) -> str:
+        v = None if o is None else o.get(k)
+        return v if isinstance(v, str) else ""
+    return _classify(get(a, "status"), get(b, "status"), get(a, "short_type"), get(b, "short_type"),
+                     get(a, "fingerprint"), get(b, "fingerprint"), compare_fingerprints)
 
 
 def counts(t) -> List[Dict[str, Any]]:

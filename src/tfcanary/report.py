@@ -1,11 +1,12 @@
-"""The reports: the version matrix (reports/index.html) and the upgrade-risk report A→B.
+"""What the reports share: loading results, claims, speedups, template filters.
 
     python -m tfcanary report results --out reports            # reports/index.html
     python -m tfcanary upgrade tf2.15 tf2.21 --results results # reports/upgrade-tf2.15-tf2.21.{html,md}
 
 Each report is a pipeline of plain functions: :func:`load` reads the results
-files into DataFrames, :func:`matrix_rows` / :func:`claims_frame` /
-:func:`tfcanary.diff.transitions` shape them, and a Jinja2 template in
+files into DataFrames, :mod:`tfcanary.report_matrix` (the version matrix) and
+:mod:`tfcanary.report_upgrade` (A→B) shape them with :func:`claims_frame` and
+:mod:`tfcanary.diff`, and a Jinja2 template in
 ``templates/`` renders them (HTML autoescaped; CSS and JS inline so that a
 report opens from ``file://`` with no network).
 
@@ -23,9 +24,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from . import diff, store
 from .results import write_text_atomic
@@ -37,8 +38,8 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SPEED_COLUMNS = ["env", "case", "ratio_graph", "ratio_graph_lo", "ratio_graph_hi",
                  "ratio_xla", "ratio_xla_lo", "ratio_xla_hi"]
 SMALL_N = 20   # below this, counts only: a percentage would claim precision n cannot give
-CASE_COLUMNS = ["case", "family", "kind", "source", "claim_error", "claim_message", "claim_where",
-                "doc", "file", "line"]
+CASE_COLUMNS = ["case", "family", "kind", "source", "url", "fidelity", "claim_error", "claim_message",
+                "claim_where", "claim_versions", "doc", "file", "line"]
 
 
 @dataclass
@@ -48,6 +49,10 @@ class Results:
     envs: Any
     outcomes: Any
     cases: Any
+    # (env, case, variant, mode) -> global state the case left changed (results that record it)
+    leaked: Dict[tuple, List[str]] = field(default_factory=dict)
+    # {"file", "line", "message", "envs": [labels]}, one per distinct corpus error
+    corpus_errors: List[Dict[str, Any]] = field(default_factory=list)
 
 
 def load(paths: Sequence[os.PathLike]) -> Results:
@@ -64,20 +69,32 @@ def load(paths: Sequence[os.PathLike]) -> Results:
     envs = store._frame((store.env_row(d) for d in docs), store.ENV_COLUMNS)
     rows: List[Dict[str, Any]] = []
     cases: Dict[str, Dict[str, Any]] = {}
+    leaked: Dict[tuple, List[str]] = {}
+    errors: Dict[tuple, Dict[str, Any]] = {}
     for d in docs:   # matrix order: the newest environment's metadata wins
         rows.extend(store.outcome_rows(d))
         for c in d.get("cases", []):
             claim = c.get("claim") or {}
             cases[c["id"]] = {
                 "case": c["id"], "family": c.get("family"), "kind": c.get("kind"),
-                "source": c.get("source") or "", "claim_error": claim.get("error"),
+                "source": c.get("source") or "", "url": c.get("url") or "",
+                "fidelity": c.get("fidelity") or "", "claim_error": claim.get("error"),
                 "claim_message": claim.get("message", ""), "claim_where": claim.get("where", ""),
+                "claim_versions": claim.get("versions") or "",
                 "doc": c.get("doc") or "", "file": c.get("file"), "line": c.get("line"),
                 "has_claim": c.get("claim") is not None,
             }
+        for o in d.get("outcomes", []):   # older results have no "leaked"
+            if o.get("leaked"):
+                leaked[(d["label"], o["case"], o["variant"], o["mode"])] = [str(x) for x in o["leaked"]]
+        for e in d.get("corpus_errors") or []:
+            k = (str(e.get("file", "")), e.get("line"), str(e.get("message", "")))
+            errors.setdefault(k, {"file": k[0], "line": k[1], "message": k[2], "envs": []})
+            errors[k]["envs"].append(d["label"])
     outcomes = diff.refingerprint(store._frame(rows, store.OUTCOME_COLUMNS))
     return Results(envs, outcomes, pd.DataFrame(list(cases.values()),
-                                                 columns=CASE_COLUMNS + ["has_claim"]))
+                                                 columns=CASE_COLUMNS + ["has_claim"]),
+                   leaked=leaked, corpus_errors=list(errors.values()))
 
 
 def _env(template_name: str):
@@ -141,11 +158,13 @@ def claims_frame(res: Results):
                 repro.setdefault(r["env"], []).append(r["mode"])
         order = [e for e in res.envs["env"] if e in repro]
         rows.append({"case": c["case"], "family": c["family"], "source": c["source"],
+                     "url": c.get("url") or "", "fidelity": c.get("fidelity") or "",
+                     "versions": c.get("claim_versions") or "",
                      "claim": claim_text(claim), "where": claim.where,
                      "reproduced": {e: repro[e] for e in order}, "never": not repro,
                      "envs_run": int(mine["env"].nunique())})
-    return pd.DataFrame(rows, columns=["case", "family", "source", "claim", "where", "reproduced",
-                                       "never", "envs_run"])
+    return pd.DataFrame(rows, columns=["case", "family", "source", "url", "fidelity", "versions", "claim",
+                                       "where", "reproduced", "never", "envs_run"])
 
 
 def claim_text(claim: Claim) -> str:
@@ -154,68 +173,30 @@ def claim_text(claim: Claim) -> str:
     return claim.error + (f": “{claim.message}”" if claim.message else "")
 
 
-def matrix_rows(res: Results) -> List[Dict[str, Any]]:
-    """One dict per (case, variant, mode): its cells in environment order, marked where they change.
-
-    A cell is marked when :func:`tfcanary.diff.transitions` against the
-    column on its left says anything but ``unchanged`` (a key absent on one
-    side is not a mark: that is the corpus changing, not TensorFlow).
-    """
-    o = res.outcomes
-    env_order = list(res.envs["env"])
-    marks: Dict[tuple, Dict[str, str]] = {}
-    for left, right in zip(env_order, env_order[1:]):
-        t = diff.transitions(o[o["env"] == left], o[o["env"] == right])
-        t = t[~t["change"].isin(["unchanged", "added", "removed"])]
-        for r in t[diff.KEY + ["change"]].itertuples(index=False):
-            marks.setdefault((r.case, r.variant, r.mode), {})[right] = f"{r.change} from {left}"
-    cells = {(r["case"], r["variant"], r["mode"], r["env"]): r for r in _records(o)}
-    cases = {c["case"]: c for c in _records(res.cases)}
-    keys = o[diff.KEY + ["family"]].drop_duplicates(diff.KEY)
-    # Modes in the order a layer meets them (eager first, saved last), not alphabetically.
-    rank = {m: i for i, m in enumerate(_MODE_ORDER)}
-    keys = keys.assign(_mode=keys["mode"].map(lambda m: rank.get(m, len(rank))))
-    keys = keys.sort_values(["family", "case", "variant", "_mode"]).drop(columns="_mode")
-    rows = []
-    for k in _records(keys):
-        key = (k["case"], k["variant"], k["mode"])
-        row_marks = marks.get(key, {})
-        claim = claim_of(cases.get(k["case"])) if k["variant"] == "broken" else None
-        row_cells = []
-        for env in env_order:
-            cell = cells.get(key + (env,))
-            if cell is not None:
-                cell = dict(cell, mark=row_marks.get(env),
-                            claimed=claim is not None and reproduces(
-                                claim, cell["status"], cell["exc_type"], cell["message"]))
-            row_cells.append(cell)
-        rows.append({**k, "cells": row_cells, "changes": bool(row_marks),
-                     "claim": None if claim is None else claim_text(claim),
-                     "claim_where": None if claim is None else claim.where,
-                     "claimed_on": [e for e, c in zip(env_order, row_cells) if c and c["claimed"]]})
-    return rows
-
-
-def write_matrix(paths: Sequence[os.PathLike], out_dir: os.PathLike,
-                 speedups: Optional[Any] = None) -> Path:
-    """Render reports/index.html from the results under ``paths``; returns its path."""
-    res = load(paths)
-    rows = matrix_rows(res)
-    claims = claims_frame(res)
-    html = _env("index.html").render(
-        envs=_records(res.envs), rows=rows, n_rows=len(rows),
-        families=sorted(res.outcomes["family"].dropna().unique()),
-        variants=sorted(res.outcomes["variant"].dropna().unique()),
-        modes=[m for m in _MODE_ORDER if m in set(res.outcomes["mode"])],
-        claims=_records(claims), n_claims=len(claims), n_never=int(claims["never"].sum()),
-        speed_chart=speedup_chart(speedups), n_speed=0 if speedups is None else len(speedups),
-        corpus_errors=store.corpus_errors(store.read_all(paths)))
-    out = Path(out_dir) / "index.html"
-    write_text_atomic(out, html)
-    return out
-
-
 _MODE_ORDER = list(_case.MODES)
+
+
+def write_matrix(paths: Sequence[os.PathLike], out_dir: os.PathLike, speedups: Optional[Any] = None,
+                 first_changed: Optional[Mapping[tuple, str]] = None,
+                 asv_html: Optional[os.PathLike] = None) -> Path:
+    """Render reports/index.html from the results under ``paths``; returns its path.
+
+    See :func:`tfcanary.report_matrix.write`."""
+    from . import report_matrix
+
+    return report_matrix.write(paths, out_dir, speedups=speedups, first_changed=first_changed,
+                               asv_html=asv_html)
+
+
+def write_upgrade(paths: Sequence[os.PathLike], a: str, b: str, out_dir: os.PathLike,
+                  speedups: Optional[Any] = None,
+                  first_changed: Optional[Mapping[tuple, str]] = None) -> List[Path]:
+    """Write reports/upgrade-A-B.html and .md; returns their paths.
+
+    See :func:`tfcanary.report_upgrade.write`."""
+    from . import report_upgrade
+
+    return report_upgrade.write(paths, a, b, out_dir, speedups=speedups, first_changed=first_changed)
 
 
 # --- speedups -----------------------------------------------------------------------------
@@ -342,72 +323,6 @@ def pct(n: int, total: int) -> str:
     if total < SMALL_N or total == 0:
         return ""
     return f"{round(100 * n / total)}%"
-
-
-def upgrade_context(res: Results, a: str, b: str, speedups: Optional[Any] = None) -> Dict[str, Any]:
-    """Everything the upgrade templates show, from the results of environments ``a`` and ``b``."""
-    import pandas as pd
-
-    from . import matrix
-
-    have = list(res.envs["env"])
-    for label in (a, b):
-        if label not in have:
-            try:
-                matrix.get(label)
-            except matrix.MatrixError as exc:
-                raise UserError(str(exc)) from None
-            raise UserError(f"Expected results for environment {label!r}. Received: results for "
-                            f"{', '.join(have) or 'none'}. Run `nox -s {label}` first.")
-    if a == b:
-        raise UserError(f"Expected two different environments. Received: {a!r} twice.")
-    envs = {r["env"]: r for r in _records(res.envs)}
-    for label in (a, b):
-        if envs[label]["status"] != "ok":
-            raise UserError(f"Expected results of a completed probe for {label!r}. Received: status "
-                            f"{envs[label]['status']!r}. Rerun `nox -s {label}`.")
-    o = res.outcomes
-    t = diff.transitions(o[o["env"] == a], o[o["env"] == b])
-    cases = {c["case"]: c for c in _records(res.cases)}
-    t = t.assign(source=t["case"].map(lambda c: (cases.get(c) or {}).get("source", "")))
-    compared = t[~t["change"].isin(["added", "removed"])]
-    n = len(compared)
-    by_variant = pd.crosstab(t["change"], t["variant"]).reindex(list(diff.CHANGES), fill_value=0)
-    counts = []
-    for c in diff.counts(t):
-        counts.append({**c, "pct": pct(c["n"], n) if c["change"] not in ("added", "removed") else "",
-                       "by_variant": {v: int(by_variant.at[c["change"], v]) if v in by_variant else 0
-                                      for v in ("broken", "fixed")}})
-    rows = _records(t)
-    for r in rows:
-        r["a_text"], r["b_text"] = diff.describe("a", r), diff.describe("b", r)
-        r["case_info"] = cases.get(r["case"]) or {}
-    def pick(*changes: str) -> List[Dict[str, Any]]:
-        return [r for r in rows if r["change"] in changes]
-    moves = speed_moves(speedups, a, b)
-    return {
-        "a": envs[a], "b": envs[b], "n": n, "n_total": len(t), "small": n < SMALL_N,
-        "n_cases": int(compared["case"].nunique()), "counts": counts,
-        "n_high": int((t["risk"] == "high").sum()),
-        "n_fixed_variant_high": int(((t["risk"] == "high") & (t["variant"] == "fixed")).sum()),
-        "high": pick("newly-failing", "class-changed", "became-crash", "became-timeout"),
-        "low": pick("message-changed", "crash-to-error"), "fixed": pick("fixed"),
-        "info": pick("skip-changed", "added", "removed"),
-        "unchanged": int((t["change"] == "unchanged").sum()),
-        "speed_given": speedups is not None and len(speedups) > 0, "speed_moves": _records(moves),
-    }
-
-
-def write_upgrade(paths: Sequence[os.PathLike], a: str, b: str, out_dir: os.PathLike,
-                  speedups: Optional[Any] = None) -> List[Path]:
-    """Write reports/upgrade-A-B.html and .md; returns their paths."""
-    ctx = upgrade_context(load(paths), a, b, speedups)
-    out = []
-    for ext in ("html", "md"):
-        p = Path(out_dir) / f"upgrade-{a}-{b}.{ext}"
-        write_text_atomic(p, _env(f"upgrade.{ext}").render(**ctx))
-        out.append(p)
-    return out
 
 
 # --- shared helpers -----------------------------------------------------------------------
