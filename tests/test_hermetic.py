@@ -113,6 +113,7 @@ def test_the_items_folder_never_reaches_results(runs):
     assert o["message"] == "[Errno 2] No such file or directory: '<cwd>/missing.txt'"
     text = json.dumps(runs["docs"])
     assert "tfcanary-item-" not in text and "tfcanary-probe-" not in text
+    assert "/items-" not in text    # which worker ran an item must not show in its outcome
     assert str(runs["tmp"]) not in text
 
 

@@ -316,7 +316,10 @@ def run_item(driver: Driver, case: _case.Case, variant: str, mode: str,
                    corpus_error={"file": exc.file, "line": exc.line, "message": exc.message})
     except BaseException as exc:  # noqa: B902 -- every failure of user code is data, even SystemExit
         name = exc_type_name(exc)
+        # items_dir is also the worker's TMPDIR (AutoGraph's generated modules live
+        # there): one placeholder for it, whichever worker ran the item.
         message = _hermetic.scrub(str(exc), {item_dir: "<cwd>", os.path.realpath(item_dir): "<cwd>",
+                                             items_dir: "<tmp>", os.path.realpath(items_dir): "<tmp>",
                                              os.path.dirname(items_dir): "<probe-tmp>"})
         normalized = _fp.normalize(message)
         rec.update(status="error", exc_type=name, message=message, normalized=normalized,
