@@ -55,6 +55,7 @@ def _bootstrap() -> None:
 _bootstrap()
 
 from tfcanary import _probe  # noqa: E402
+from tfcanary import _stream  # noqa: E402
 from tfcanary._worker import _emit  # noqa: E402
 from tfcanary import corpus as _corpus  # noqa: E402
 from tfcanary import results as _results  # noqa: E402
@@ -78,7 +79,8 @@ class Timer:
         self.device = device
         self.repeats = int(settings["repeats"])
         self.target_s = float(settings["target_ms"]) / 1000.0
-        self.driver = Driver(tf, keras, np, tempfile.gettempdir())
+        self.driver = Driver(tf, keras, np)
+        self.driver.workdir = tempfile.gettempdir()
 
     def sync(self, out: Any) -> None:
         """Wait for ``out``: copy every tensor of it to the host."""
@@ -138,7 +140,7 @@ class Timer:
         modes: Dict[str, Dict[str, Any]] = {}
         rec: Dict[str, Any] = {"case": case.id, "variant": "fixed", "mode": KIND, "modes": modes}
         with tf.device(self.device):
-            self.driver.fresh()
+            self.driver.hermetic.reset()   # fresh Keras session, default dtypes, seeds
             try:
                 built = self.driver.build(case, "fixed")
                 calls, fns = self.callables(case, built)
@@ -281,7 +283,7 @@ def _device_name(meta: Dict[str, Any], device: str) -> str:
 
 # ---------------------------------------------------------------- the driver
 
-class TimerSupervisor(_probe.Supervisor):
+class TimerSupervisor(_stream.Supervisor):
     """The probe's supervisor, starting timer workers instead of probe workers."""
 
     def _spawn(self, start: int, stream: Path) -> subprocess.Popen:
@@ -364,7 +366,7 @@ def run(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] =
             sup.run(round_items)
             process_s.append(round(time.perf_counter() - t1, 2))
             loadavg.append([round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None)
-            tail = _probe._log_tail(sup.log_path)
+            tail = _stream._log_tail(sup.log_path)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         for i, item in enumerate(round_items):
