@@ -65,12 +65,16 @@ def test_keras_tensor_into_tf_cond_has_the_famous_messages(frame):
     assert k2.fingerprint != k3.fingerprint
 
 
-def test_every_fixed_variant_is_ok_wherever_a_mode_applies(frame):
-    fixed = frame[frame.variant == "fixed"]
+def test_every_fixed_variant_of_the_seed_scenarios_is_ok_wherever_a_mode_applies(frame, probed):
+    # Cases cited by URL record their report's fix as data: some fixes exist on one Keras
+    # major only (keras.ops, LossScaleOptimizer.scale_loss) and fail on the other, which the
+    # upgrade report counts.  The seed scenarios' repairs must work everywhere.
+    cited = {c["id"] for f in probed["files"].values() for c in results.read(f)["cases"] if c.get("url")}
+    fixed = frame[(frame.variant == "fixed") & ~frame.case.isin(cited)]
     assert len(fixed) > 100
     bad = fixed[~fixed.status.isin(["ok", "skip"])]
     assert bad.empty, bad[["env", "case", "mode", "status", "short_type", "message"]].to_string()
-    skips = fixed[fixed.status == "skip"]
+    skips = frame[(frame.variant == "fixed") & (frame.status == "skip")]
     assert not skips.reason.str.startswith("corpus error").any()
 
 
