@@ -398,7 +398,7 @@ def nightly_merge(session: nox.Session) -> None:
 @nox.session(name="nightly-reports", venv_backend="uv", default=False)
 def nightly_reports(session: nox.Session) -> None:
     """Summary, version matrix and the upgrade report tf2.21 -> nightly from results/."""
-    opts = _report_options(session.posargs)
+    opts = _report_options(session)
     session.install("-e", str(ROOT))
     res, out = str(opts.results_dir), str(ROOT / "reports")
     session.run("python", "-m", "tfcanary", "summary", res, "--write", str(opts.results_dir / "summary.txt"))
@@ -434,7 +434,7 @@ def nightly_check(session: nox.Session) -> None:
 
     from tfcanary import alert
 
-    opts = _report_options(session.posargs)
+    opts = _report_options(session)
     session.install("-e", str(ROOT))
     reports = ROOT / "reports"
     session.run("python", "-m", "tfcanary", "check", "--results", str(opts.results_dir),
