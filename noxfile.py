@@ -362,6 +362,9 @@ def nightly_env(session: nox.Session) -> None:
     ap.add_argument("--out", default="artifact")
     opts = ap.parse_args(session.posargs)
     matrix.get(opts.label)   # a clear error for an unknown label
+    # Tonight's probe is a new observation with tonight's packages: a --select run
+    # would refuse to merge into an earlier night's results of other versions.
+    (ROOT / opts.results_dir / f"{opts.label}.json").unlink(missing_ok=True)
     select = [a for p in opts.select for a in ("--select", p)]
     ok = _nox_here(session, "-s", opts.label, "--", "--results-dir", opts.results_dir, *select)
     ok &= _nox_here(session, "-s", "speed", "--", opts.label, "--results-dir", opts.results_dir,
