@@ -23,9 +23,6 @@ from typing import Any, Dict, List, Optional
 
 from tfcanary._supervisor import _fatal_lines, _signal_name
 
-WORKER = Path(__file__).resolve().parent / "_worker.py"
-
-
 def _log_tail(log_path: Path, limit: int = 20) -> List[str]:
     try:
         lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -38,7 +35,9 @@ class Supervisor:
     """Runs the plan in worker processes, restarting after crashes and hangs."""
 
     def __init__(self, plan_path: Path, n_items: int, workdir: Path, timeout: float,
-                 startup_timeout: float, poll: float = 0.05) -> None:
+                 startup_timeout: float, poll: float = 0.05, *,
+                 worker: Path) -> None:
+        self.worker = worker   # the script run as `python WORKER --worker --plan ... --stream ...`
         self.plan_path = plan_path
         self.n = n_items
         self.workdir = workdir
@@ -57,7 +56,7 @@ class Supervisor:
         log = open(self.log_path, "a", encoding="utf-8")
         try:
             return subprocess.Popen(
-                [sys.executable, str(WORKER), "--plan", str(self.plan_path),
+                [sys.executable, str(self.worker), "--worker", "--plan", str(self.plan_path),
                  "--stream", str(stream), "--start", str(start)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True)

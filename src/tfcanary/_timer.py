@@ -38,7 +38,6 @@ import gc
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -283,24 +282,6 @@ def _device_name(meta: Dict[str, Any], device: str) -> str:
 
 # ---------------------------------------------------------------- the driver
 
-class TimerSupervisor(_stream.Supervisor):
-    """The probe's supervisor, starting timer workers instead of probe workers."""
-
-    def _spawn(self, start: int, stream: Path) -> subprocess.Popen:
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        env.setdefault("PYTHONHASHSEED", "0")
-        log = open(self.log_path, "a", encoding="utf-8")
-        try:
-            return subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--worker", "--plan",
-                 str(self.plan_path), "--stream", str(stream), "--start", str(start)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True)
-        finally:
-            log.close()
-
-
 def timed_cases(corpus: _corpus.Corpus) -> List[Any]:
     """The cases the timer times: layer cases with a ``fixed`` variant."""
     return [c for c in corpus.cases if c.kind == "layer" and "fixed" in c.variants]
@@ -362,7 +343,8 @@ def run(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] =
             plan_path.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases],
                                              "items": round_items, "settings": settings}), encoding="utf-8")
             t1 = time.perf_counter()
-            sup = TimerSupervisor(plan_path, len(round_items), workdir, timeout, startup_timeout)
+            sup = _stream.Supervisor(plan_path, len(round_items), workdir, timeout, startup_timeout,
+                                  worker=Path(__file__).resolve())
             sup.run(round_items)
             process_s.append(round(time.perf_counter() - t1, 2))
             loadavg.append([round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None)
