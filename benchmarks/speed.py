@@ -1,7 +1,7 @@
 """asv benchmarks: eager vs graph vs XLA per case, and the probe's outcome counts.
 
 asv runs these inside each environment of asv.conf.json (one matrix entry,
-installed by src/tfcanary/_asv_install.py).  TensorFlow is never imported here:
+installed by tfcanary.envs.asv.install).  TensorFlow is never imported here:
 each ``setup_cache`` runs the whole corpus once per environment in subprocesses
 (the timer, the probe), and every ``track_*`` only reads that one result.
 
@@ -14,7 +14,6 @@ counts.  The speedup itself (eager/graph) is in results/speed/<env>.json.
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,38 +26,37 @@ STATUSES = ["ok", "error", "crash", "timeout", "skip"]
 
 def _entry():
     """The matrix entry asv is running in (from its env axes), or None outside asv."""
-    from tfcanary import asvconf
+    from tfcanary.envs import asv as asvconf
 
     tf, keras = os.environ.get(asvconf.TF_VAR), os.environ.get(asvconf.KERAS_VAR)
     return asvconf.entry_for(tf, keras) if tf and keras else None
 
 
-def _select_args(script):
+def _select_args(tool):
     """For a quick look, not for the history: TFCANARY_SELECT=pattern,pattern limits the
     corpus; TFCANARY_TIMER_ARGS="--processes 1 --repeats 10" changes the timer's settings."""
     import shlex
 
     args = [a for p in os.environ.get("TFCANARY_SELECT", "").split(",") if p for a in ("--select", p)]
-    if script == "_timer.py":
+    if tool == "time":
         args += shlex.split(os.environ.get("TFCANARY_TIMER_ARGS", ""))
     return args
 
 
-def _run_script(script, corpus):
-    """Run a tfcanary script by path with this environment's python; return its JSON."""
-    import tfcanary
+def _run_engine(tool, corpus):
+    """Run an engine tool (``probe``, ``time``) in this environment with tfcanary's launcher;
+    return its JSON."""
+    from tfcanary.envs import launch
 
     entry = _entry()
     label = entry.label if entry else "asv"
-    env = dict(os.environ, **dict(entry.env if entry else ()))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
-        args = [sys.executable, str(Path(tfcanary.__file__).parent / script),
-                *[a for c in corpus for a in ("--cases", str(c))],
-                "--label", label, "--out", str(out), *_select_args(script)]
-        proc = subprocess.run(args, env=env, capture_output=True, text=True)
+        args = [*[a for c in corpus for a in ("--cases", str(c))], "--label", label, "--out", str(out),
+                *_select_args(tool)]
+        proc = launch.launch(sys.executable, tool, args, env=dict(entry.env if entry else ()), capture=True)
         if not out.exists():
-            raise RuntimeError(f"{script} wrote nothing (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            raise RuntimeError(f"{tool} wrote nothing (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
         return json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -76,7 +74,7 @@ class Speed:
     timeout = 1800
 
     def setup_cache(self):
-        doc = _run_script("_timer.py", TIMED)
+        doc = _run_engine("time", TIMED)
         return {e["case"]: e.get("summary") or {} for e in doc["results"]}
 
     def setup(self, summaries, case):
@@ -127,7 +125,7 @@ class Outcomes:
     timeout = 1800
 
     def setup_cache(self):
-        doc = _run_script("_probe.py", CASES)
+        doc = _run_engine("probe", CASES)
         counts = {s: 0 for s in self.params}
         for o in doc["outcomes"]:
             counts[o["status"]] = counts.get(o["status"], 0) + 1

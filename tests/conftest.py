@@ -8,12 +8,13 @@ the results go to a temporary folder.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tfcanary.envs import install, launch
 
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -25,8 +26,13 @@ def nox_cmd(*args: str) -> list:
 
 
 def venv_python(label: str) -> Path:
-    """Where nox keeps the environment of ``label`` (nox turns '.' into '-')."""
-    return ROOT / ".nox" / label.replace(".", "-") / "bin" / "python"
+    """The interpreter of nox's environment of ``label``."""
+    return install.venv_python(install.nox_venv(ROOT, label))
+
+
+def engine(python, tool: str, *args: str) -> list:
+    """The command line that starts engine ``tool`` (probe, time) with ``python``: the launcher's."""
+    return launch.command(python, tool, [str(a) for a in args])
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,15 @@
 
 import itertools
 import re
+import os
 import subprocess
 import sys
 
 import pytest
 
 from conftest import ROOT
-from tfcanary import asvconf, matrix
+from tfcanary import matrix
+from tfcanary.envs import asv as asvconf
 
 
 def test_asv_conf_is_generated_from_the_matrix():
@@ -54,9 +56,16 @@ def test_results_and_html_live_under_dot_asv_and_uv_installs():
     conf = asvconf.read()
     assert conf["results_dir"] == ".asv/results" and conf["html_dir"] == ".asv/html"
     assert conf["env_dir"] == ".asv/env"
-    assert "_asv_install.py install" in conf["install_command"][0]
-    assert (ROOT / "src/tfcanary/_asv_install.py").exists()
     assert (ROOT / conf["benchmark_dir"] / "__init__.py").exists()
+
+
+def test_asvs_install_command_runs_the_checkouts_installer():
+    util = pytest.importorskip("asv.util")
+    conf = asvconf.read()
+    for command, verb in ((conf["install_command"][0], "install"), (conf["uninstall_command"][0], "uninstall")):
+        args, env, _codes, _cwd = util.interpolate_command(command, {"build_dir": str(ROOT)})
+        assert env == {"PYTHONPATH": f"{ROOT}/src"}
+        assert args[:3] == ["python", "-m", "tfcanary.envs.asv"] and args[3] == verb
 
 
 def test_matches_asv_itself_when_asv_is_installed():
@@ -68,10 +77,13 @@ def test_matches_asv_itself_when_asv_is_installed():
     assert names == sorted(asvconf.env_name(e) for e in matrix.full())
 
 
-def test_installer_rejects_bad_usage():
-    proc = subprocess.run([sys.executable, str(ROOT / "src/tfcanary/_asv_install.py")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and "usage" in proc.stderr
+def test_installer_rejects_bad_usage_and_writes_nothing(tmp_path):
+    before = asvconf.CONF.read_text()
+    for bad in (["install"], ["install", "a", "b"], ["--chek"]):
+        proc = subprocess.run([sys.executable, "-m", "tfcanary.envs.asv", *bad], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        assert proc.returncode == 2 and "usage" in proc.stderr
+    assert asvconf.CONF.read_text() == before
 
 
 def test_benchmarks_import_without_tensorflow_and_name_their_units():

@@ -12,11 +12,16 @@ import sys
 
 import pytest
 
-from tfcanary import _bisect_env, _index, bisection, results
-from tfcanary.bisection import Finding, Obs, search
+from tfcanary import results
+from tfcanary.bisect import path as _bisect_env
+from tfcanary.bisect import run as bisection
+from tfcanary.bisect import workspace as _workspace
+from tfcanary.bisect import search as search_mod
+from tfcanary.bisect.search import Finding, Obs, search
+from tfcanary.envs import index as _index
 from tfcanary.errors import UserError
 
-from conftest import RESOURCES, ROOT
+from conftest import RESOURCES, ROOT, engine
 
 K1 = ("case-a", "broken", "eager")
 K2 = ("case-b", "broken", "script")
@@ -88,7 +93,7 @@ def test_an_outcome_that_changes_twice_has_both_changes_found():
     assert f.later == ((11, 12, NEW),)
     assert Finding.from_dict(f.to_dict()) == f
     pts = [(("tensorflow-cpu", "2.16.2"), ("keras", "3.%d.0" % i)) for i in range(n)]
-    assert bisection.line(f, pts).endswith(
+    assert search_mod.line(f, pts).endswith(
         "ValueError -> TypeError first in keras 3.5.0 (3.4.0 before it; tensorflow-cpu 2.16.2 held fixed); "
         "then AttributeError first in keras 3.12.0 (3.11.0 before it)")
 
@@ -131,10 +136,10 @@ POINTS = [(("tensorflow-cpu", "2.16.2"), ("keras", v)) for v in ("3.3.3", "3.4.1
 
 def test_line_names_the_release_the_one_before_and_what_was_held():
     f = Finding(("sequential-model-output", "broken", "script"), "found", OLD, NEW, OLD, NEW, 2, 3, NEW)
-    assert bisection.line(f, POINTS) == (
+    assert search_mod.line(f, POINTS) == (
         "sequential-model-output/broken/script: ValueError -> AttributeError first in keras 3.6.0 "
         "(3.5.0 before it; tensorflow-cpu 2.16.2 held fixed)")
-    assert bisection.first_changed_text(f, POINTS) == "keras 3.6.0 (3.5.0 before)"
+    assert search_mod.first_changed_text(f, POINTS) == "keras 3.6.0 (3.5.0 before)"
 
 
 def test_line_for_a_two_package_step_with_skipped_versions_between():
@@ -142,7 +147,7 @@ def test_line_for_a_two_package_step_with_skipped_versions_between():
            (("tensorflow-cpu", "2.15.1"), ("keras", "3.0.0")),
            (("tensorflow-cpu", "2.16.1"), ("keras", "3.0.0"))]
     f = Finding(K1, "found", OTHER, NEW, OTHER, NEW, 0, 2, NEW, (1,))
-    text = bisection.line(f, pts)
+    text = search_mod.line(f, pts)
     assert "ok -> AttributeError first in tensorflow-cpu 2.16.1 + keras 3.0.0" in text
     assert "(tensorflow-cpu 2.15.1 + keras 2.15.0 before it; 1 between could not be installed: " \
            "tensorflow-cpu 2.15.1 + keras 3.0.0)" in text
@@ -263,15 +268,15 @@ def test_keys_are_the_corpus_items_that_differ_between_the_results_files_high_ri
 
 
 def test_each_point_installs_exactly_its_pins():
-    entry, pins = _bisect_env._entry((("tensorflow-cpu", "2.16.2"), ("keras", "3.5.0")))
+    entry, pins = _workspace._entry((("tensorflow-cpu", "2.16.2"), ("keras", "3.5.0")))
     assert entry.requirements(pins=pins) == ["tensorflow-cpu==2.16.2", "keras==3.5.0"]
-    entry, pins = _bisect_env._entry((("tensorflow-cpu", "2.15.1"), ("keras", "2.15.0")))
+    entry, pins = _workspace._entry((("tensorflow-cpu", "2.15.1"), ("keras", "2.15.0")))
     assert entry.flavour == "keras2"
-    entry, pins = _bisect_env._entry((("tf-nightly", "2.23.0.dev20261026"),
+    entry, pins = _workspace._entry((("tf-nightly", "2.23.0.dev20261026"),
                                       ("keras-nightly", "3.16.0.dev2026102704")))
     assert entry.requirements(pins=pins) == ["tf-nightly==2.23.0.dev20261026",
                                              "keras-nightly==3.16.0.dev2026102704"]
-    entry, pins = _bisect_env._entry((("tensorflow-cpu", "2.21.0"), ("keras", "3.15.1"), ("tf-keras", "2.21.0")))
+    entry, pins = _workspace._entry((("tensorflow-cpu", "2.21.0"), ("keras", "3.15.1"), ("tf-keras", "2.21.0")))
     assert entry.requirements(pins=pins)[-1] == "tf-keras==2.21.0"
     assert dict(entry.env) == {"TF_USE_LEGACY_KERAS": "1"}
 
@@ -328,11 +333,10 @@ def _bisect_cli(tmp_path, *args, env=None):
 
 
 def _probe_directly(pins, case, cases):
-    python = CACHE / "envs" / "bisect" / _bisect_env.env_name(pins, "3.11") / "bin" / "python"
+    python = CACHE / "envs" / "bisect" / _workspace.env_name(pins, "3.11") / "bin" / "python"
     out = python.parent.parent / "direct-probe.json"
-    subprocess.run([str(python), str(ROOT / "src" / "tfcanary" / "_probe.py"), "--cases", cases,
-                    "--label", "direct", "--out", str(out), "--select", case], check=True,
-                   capture_output=True, text=True)
+    subprocess.run(engine(python, "probe", "--cases", cases, "--label", "direct", "--out", str(out),
+                          "--select", case), check=True, capture_output=True, text=True)
     doc = results.read(out)
     out.unlink()
     return {(o["case"], o["variant"], o["mode"]): Obs.of(o) for o in doc["outcomes"]}

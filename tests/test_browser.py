@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tfcanary import report
+from tfcanary.reports import version_matrix
 
 from test_report import N_LINES as N_ROWS, outcome, parse_rows, write_results
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
-    return report.write_matrix([write_results(tmp / "results")], tmp / "reports")
+    return version_matrix.write([write_results(tmp / "results")], tmp / "reports")
 
 
 def dom(url, tmp_path):
@@ -97,7 +97,7 @@ def browser():
 @pytest.fixture(scope="module")
 def wide_page(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wide")
-    return report.write_matrix([wide_results(tmp / "results")], tmp / "reports")
+    return version_matrix.write([wide_results(tmp / "results")], tmp / "reports")
 
 
 def test_full_matrix_needs_no_horizontal_scrolling_at_1400_wide(browser, wide_page):

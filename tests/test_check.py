@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from tfcanary import check, cli, diff, fingerprint
+from tfcanary import cli, diff, fingerprint
+from tfcanary.reports import check
 
 from test_report import OUTCOMES, N_ROWS, outcome, write_results
 

@@ -3,7 +3,8 @@ import sys
 
 import pytest
 
-from tfcanary import envs, matrix
+from tfcanary import matrix
+from tfcanary.envs import install as envs
 
 
 def test_find_interpreter_finds_this_python():

@@ -14,17 +14,16 @@ import time
 
 import pytest
 
-from conftest import RESOURCES, ROOT, venv_python
+from conftest import RESOURCES, engine, venv_python
 
-PROBE = ROOT / "src" / "tfcanary" / "_probe.py"
 CORPUS = RESOURCES / "corpus_hermetic"
 
 
 def _probe(out, tmp, cwd, *extra):
     env = dict(os.environ, TMPDIR=str(tmp))
     proc = subprocess.run(
-        [str(venv_python("tf2.15")), str(PROBE), "--cases", str(CORPUS), "--label", "tf2.15",
-         "--out", str(out), *extra], capture_output=True, text=True, cwd=cwd, env=env)
+        engine(str(venv_python("tf2.15")), "probe", "--cases", str(CORPUS), "--label", "tf2.15",
+         "--out", str(out), *extra), capture_output=True, text=True, cwd=cwd, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(out.read_text())
 
@@ -163,8 +162,8 @@ def test_a_dying_supervisor_takes_its_worker_with_it(probed, tmp_path, sig):
     out = tmp_path / "r.json"
     env = dict(os.environ, TFCANARY_TEST_PIDFILE=str(pidfile), TMPDIR=str(tmp_path))
     sup = subprocess.Popen(
-        [str(venv_python("tf2.15")), str(PROBE), "--cases", str(RESOURCES / "corpus_hang"),
-         "--label", "tf2.15", "--out", str(out), "--jobs", "1", "--timeout", "600"],
+        engine(str(venv_python("tf2.15")), "probe", "--cases", str(RESOURCES / "corpus_hang"),
+         "--label", "tf2.15", "--out", str(out), "--jobs", "1", "--timeout", "600"),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240

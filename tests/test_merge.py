@@ -6,11 +6,10 @@ import sys
 
 import pytest
 
-from conftest import RESOURCES, ROOT
+from conftest import RESOURCES, engine
 from tfcanary import results
 from tfcanary.outcome import Outcome
 
-PROBE = ROOT / "src" / "tfcanary" / "_probe.py"
 
 
 def _o(case, mode, status="ok", run=None, **kw):
@@ -81,8 +80,8 @@ def test_package_changes_name_each_version_that_moved():
 def _run_probe(tmp_path, out, *extra):
     # This interpreter has no TensorFlow: both errors come before any worker starts.
     return subprocess.run(
-        [sys.executable, str(PROBE), "--cases", str(RESOURCES / "corpus_small"), "--label", "tf2.15",
-         "--out", str(out), *extra], capture_output=True, text=True, cwd=tmp_path)
+        engine(sys.executable, "probe", "--cases", str(RESOURCES / "corpus_small"), "--label", "tf2.15",
+         "--out", str(out), *extra), capture_output=True, text=True, cwd=tmp_path)
 
 
 def test_a_selection_matching_nothing_is_exit_2_naming_it_and_leaves_results_alone(tmp_path):

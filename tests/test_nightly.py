@@ -18,7 +18,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tfcanary import alert, asvconf, check, cli, freshness, matrix, nightly
+from tfcanary import cli, matrix
+from tfcanary.envs import asv as asvconf
+from tfcanary.nightly import alert
+from tfcanary.nightly import steps as nightly
+from tfcanary.reports import check, freshness
 from tfcanary.errors import UserError
 
 from conftest import RESOURCES, ROOT

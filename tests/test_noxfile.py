@@ -4,7 +4,6 @@ An install that fails is recorded and the other environments still run; a
 missing interpreter is a clear skip, also on CI.
 """
 
-import json
 import os
 import subprocess
 

@@ -5,18 +5,17 @@ import subprocess
 
 import pytest
 
-from conftest import RESOURCES, ROOT, venv_python
+from conftest import RESOURCES, ROOT, engine, venv_python
 
-PROBE = ROOT / "src" / "tfcanary" / "_probe.py"
 
 
 @pytest.fixture(scope="module")
 def faults(probed, tmp_path_factory):
     out = tmp_path_factory.mktemp("faults") / "faults.json"
     proc = subprocess.run(
-        [str(venv_python("tf2.15")), str(PROBE), "--cases", str(RESOURCES / "corpus_faults"),
+        engine(str(venv_python("tf2.15")), "probe", "--cases", str(RESOURCES / "corpus_faults"),
          "--cases", str(RESOURCES / "corpus_small"), "--label", "tf2.15", "--out", str(out),
-         "--timeout", "8"],
+         "--timeout", "8"),
         capture_output=True, text=True, cwd=ROOT)
     # faults.py holds a corpus error: the probe says so with its exit status.
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -88,8 +87,8 @@ def test_an_environment_without_tensorflow_is_probe_failed_with_the_reason(tmp_p
 
     out = tmp_path / "r.json"
     proc = subprocess.run(
-        [sys.executable, str(PROBE), "--cases", str(RESOURCES / "corpus_small"), "--label", "tf2.15",
-         "--out", str(out), "--startup-timeout", "60"],
+        engine(sys.executable, "probe", "--cases", str(RESOURCES / "corpus_small"), "--label", "tf2.15",
+         "--out", str(out), "--startup-timeout", "60"),
         capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1
     doc = json.loads(out.read_text())

@@ -11,7 +11,11 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from tfcanary import cli, diff, fingerprint, report, results, store
+from tfcanary import cli, diff, fingerprint, results, store
+from tfcanary.reports import speed as report_speed
+from tfcanary.reports import toolkit as report
+from tfcanary.reports import upgrade as report_upgrade
+from tfcanary.reports import version_matrix as report_matrix
 from tfcanary.errors import UserError
 
 CASES = [
@@ -101,7 +105,7 @@ def parse_rows(html):
 
 
 def test_matrix_has_one_row_per_case_variant_and_columns_in_version_order(small, tmp_path):
-    html = report.write_matrix([small], tmp_path / "reports").read_text()
+    html = report_matrix.write([small], tmp_path / "reports").read_text()
     rows = parse_rows(html)
     assert len(rows) == N_LINES
     assert all(len(r["cells"]) == 2 for r in rows)
@@ -110,7 +114,7 @@ def test_matrix_has_one_row_per_case_variant_and_columns_in_version_order(small,
 
 def test_a_cell_that_differs_from_its_left_neighbour_is_marked_high_or_low(small, tmp_path):
     rows = {(r["data-case"], r["data-variant"]): r
-            for r in parse_rows(report.write_matrix([small], tmp_path).read_text())}
+            for r in parse_rows(report_matrix.write([small], tmp_path).read_text())}
     # alpha broken: newly failing and class changed (high); beta broken: message only (low).
     assert {k for k, r in rows.items() if r["data-changes"] == "1"} == {("alpha", "broken"), ("beta", "broken")}
     assert rows["alpha", "broken"]["cells"][1].split()[-1] == "H"
@@ -124,7 +128,7 @@ def test_a_cell_that_differs_from_its_left_neighbour_is_marked_high_or_low(small
 def test_messages_are_stored_once_per_fingerprint(small, tmp_path):
     import json
 
-    html = report.write_matrix([small], tmp_path).read_text()
+    html = report_matrix.write([small], tmp_path).read_text()
     data = json.loads(html.split('<script type="application/json" id="data">')[1].split("</script>")[0])
     fps = set(report.load([small]).outcomes["fingerprint"].dropna())
     assert set(data["M"]) == fps
@@ -132,7 +136,7 @@ def test_messages_are_stored_once_per_fingerprint(small, tmp_path):
 
 
 def test_messages_are_escaped_and_the_page_loads_nothing_from_outside(small, tmp_path):
-    html = report.write_matrix([small], tmp_path).read_text()
+    html = report_matrix.write([small], tmp_path).read_text()
     assert "<script>alert(1)" not in html
     assert "\\u003cscript\\u003ealert(1)" in html   # in the page's JSON
     assert "A question &lt;b&gt;about&lt;/b&gt; alpha" in html
@@ -149,19 +153,19 @@ def test_claims_column_says_where_the_claim_is_reproduced_or_never(small):
 
 
 def test_speedup_slot_says_so_without_data_and_draws_a_chart_with_it(small, tmp_path):
-    html = report.write_matrix([small], tmp_path).read_text()
+    html = report_matrix.write([small], tmp_path).read_text()
     assert 'id="no-speed"' in html and "<svg" not in html
     speed = pd.DataFrame([
         {"env": e, "case": c, "ratio_graph": g, "ratio_graph_lo": g * .9, "ratio_graph_hi": g * 1.1,
          "ratio_xla": x, "ratio_xla_lo": x * .8, "ratio_xla_hi": x * 1.2}
         for e, c, g, x in [("tf2.15", "alpha", 3.0, 5.0), ("tf2.21", "alpha", 1.5, 6.0),
                            ("tf2.15", "beta", 0.7, 2.0)]])
-    html = report.write_matrix([small], tmp_path, speedups=speed).read_text()
+    html = report_matrix.write([small], tmp_path, speedups=speed).read_text()
     assert 'id="no-speed"' not in html
     svg = html[html.index("<svg"):html.index("</svg>")]
     assert svg.count("<rect") == 2 * 3 + 2   # two ratios per measurement, plus a legend entry per env
     assert "alpha in tf2.21: eager/graph 1.5x [1.4, 1.7]" in svg
-    moves = report.speed_moves(speed, "tf2.15", "tf2.21")
+    moves = report_speed.speed_moves(speed, "tf2.15", "tf2.21")
     assert moves[["case", "metric", "direction"]].values.tolist() == [["alpha", "graph", "slower"]]
 
 
@@ -169,11 +173,11 @@ def test_speedups_with_missing_columns_are_refused(tmp_path):
     p = tmp_path / "s.csv"
     p.write_text("env,case,ratio_graph\ntf2.15,alpha,2\n")
     with pytest.raises(UserError, match=r"Expected speedups with columns .* Received: .*ratio_xla"):
-        report.read_speedups(p)
+        report_speed.read_speedups(p)
 
 
 def test_upgrade_report_classifies_and_lists_high_risk_first(small, tmp_path):
-    html_path, md_path = report.write_upgrade([small], "tf2.15", "tf2.21", tmp_path / "reports")
+    html_path, md_path = report_upgrade.write([small], "tf2.15", "tf2.21", tmp_path / "reports")
     assert html_path.name == "upgrade-tf2.15-tf2.21.html" and md_path.suffix == ".md"
     md, html = md_path.read_text(), html_path.read_text()
     assert "**n = 9**" in md
@@ -202,9 +206,9 @@ def test_percentages_are_whole_and_only_for_n_of_20_or_more():
 
 def test_upgrade_names_what_is_missing(small, tmp_path):
     with pytest.raises(UserError, match=r"Expected results for environment 'tf2.16'. Received: results for tf2.15, tf2.21"):
-        report.write_upgrade([small], "tf2.15", "tf2.16", tmp_path)
+        report_upgrade.write([small], "tf2.15", "tf2.16", tmp_path)
     with pytest.raises(UserError, match=r"Expected an environment label like 'tf2.16'.*Did you mean 'tf2.15'"):
-        report.write_upgrade([small], "2.15", "tf2.21", tmp_path)
+        report_upgrade.write([small], "2.15", "tf2.21", tmp_path)
 
 
 def test_cli_writes_both_reports_and_exits_2_on_a_usage_error(small, tmp_path, capsys):
@@ -220,9 +224,9 @@ def test_cli_writes_both_reports_and_exits_2_on_a_usage_error(small, tmp_path, c
 @pytest.mark.e2e
 def test_real_results_render(probed, tmp_path):
     frame = store.load_outcomes([probed["dir"]])
-    html = report.write_matrix([probed["dir"]], tmp_path).read_text()
+    html = report_matrix.write([probed["dir"]], tmp_path).read_text()
     assert len(parse_rows(html)) == len(frame.drop_duplicates(["case", "variant"]))
-    _, md = report.write_upgrade([probed["dir"]], "tf2.15", "tf2.21", tmp_path)
+    _, md = report_upgrade.write([probed["dir"]], "tf2.15", "tf2.21", tmp_path)
     t = diff.transitions(frame[frame.env == "tf2.15"], frame[frame.env == "tf2.21"])
     n = int((~t["change"].isin(["added", "removed"])).sum())
     assert f"**n = {n}**" in md.read_text()
@@ -235,12 +239,12 @@ def test_speed_moves_needs_intervals_on_both_sides():
          "ratio_xla": nan, "ratio_xla_lo": nan, "ratio_xla_hi": nan},
         {"env": "tf2.21", "case": "alpha", "ratio_graph": 9.0, "ratio_graph_lo": 8.0, "ratio_graph_hi": 10.0,
          "ratio_xla": 2.0, "ratio_xla_lo": 1.0, "ratio_xla_hi": 3.0}])
-    assert report.speed_moves(speed, "tf2.15", "tf2.21").empty
-    assert report.speed_moves(None, "tf2.15", "tf2.21").empty
+    assert report_speed.speed_moves(speed, "tf2.15", "tf2.21").empty
+    assert report_speed.speed_moves(None, "tf2.15", "tf2.21").empty
 
 
 def test_check_summary_names_unchecked_environments_first_and_counts_per_environment():
-    from tfcanary import check
+    from tfcanary.reports import check
 
     keys = pd.DataFrame({"case": ["alpha", "beta"], "variant": "broken", "mode": "graph"})
     a = keys.assign(status="error", short_type="ValueError", fingerprint="aaaaaaaaaaaa")
@@ -260,16 +264,15 @@ def test_check_summary_names_unchecked_environments_first_and_counts_per_environ
 
 
 def test_first_changed_from_the_data_and_from_a_bisection(small, tmp_path):
-    from tfcanary import report_matrix
 
     rows = {(r["case"], r["variant"]): r for r in report_matrix.rows(report.load([small]))}
     first = rows["alpha", "broken"]["first"]
     assert first["env"] == "tf2.21" and first["text"] == "ok → TypeError" and first["modes"] == ["eager"]
     assert rows["alpha", "fixed"]["first"] is None
     bisected = {("alpha", "broken", "eager"): "keras 3.5.0 (3.4.1 before)"}
-    html = report.write_matrix([small], tmp_path, first_changed=bisected).read_text()
+    html = report_matrix.write([small], tmp_path, first_changed=bisected).read_text()
     assert "first changed in keras 3.5.0 (3.4.1 before)" in html
-    _, md = report.write_upgrade([small], "tf2.15", "tf2.21", tmp_path, first_changed=bisected)
+    _, md = report_upgrade.write([small], "tf2.15", "tf2.21", tmp_path, first_changed=bisected)
     assert "First changed in: keras 3.5.0 (3.4.1 before)" in md.read_text()
 
 
@@ -285,7 +288,7 @@ def test_matrix_shows_leaked_state_corpus_errors_and_claim_metadata(tmp_path):
     doc = json.loads((folder / "tf2.21.json").read_text())
     doc["corpus_errors"] = [{"file": "cases/broken_file.py", "line": 7, "message": "SyntaxError: bad"}]
     results.write(folder / "tf2.21.json", doc)
-    html = report.write_matrix([folder], tmp_path / "reports").read_text()
+    html = report_matrix.write([folder], tmp_path / "reports").read_text()
     assert "cases/broken_file.py:7</code> SyntaxError: bad" in html
     assert '<a href="https://example.org/q/1">' in html and "<td>adapted</td>" in html
     assert "reported on TF 2.15" in html
@@ -297,6 +300,6 @@ def test_matrix_shows_leaked_state_corpus_errors_and_claim_metadata(tmp_path):
 def test_matrix_page_stays_small_with_many_environments_and_long_messages(tmp_path):
     from test_browser import wide_results
 
-    page = report.write_matrix([wide_results(tmp_path / "results", n_envs=18, n_cases=110)], tmp_path)
+    page = report_matrix.write([wide_results(tmp_path / "results", n_envs=18, n_cases=110)], tmp_path)
     # 18 environments x 220 rows x 7 modes, a 200-character message per failing outcome.
     assert page.stat().st_size <= 1.5 * 1024 * 1024

@@ -12,9 +12,10 @@ import subprocess
 
 import pytest
 
-from conftest import RESOURCES, ROOT, venv_python
-from tfcanary import speed, timing
-from tfcanary import _timer
+from conftest import RESOURCES, ROOT, engine, venv_python
+from tfcanary._engine import timer as _timer
+from tfcanary._engine import timing
+from tfcanary.reports import speed
 
 
 # ---------------------------------------------------------------- statistics
@@ -130,7 +131,7 @@ def test_device_name_names_the_gpu_when_timing_on_it():
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="Linux only")
 def test_pin_cpu_binds_the_process_to_one_allowed_cpu():
-    code = ("import os, sys; sys.path.insert(0, 'src'); from tfcanary import _timer; "
+    code = ("import os, sys; sys.path.insert(0, 'src'); from tfcanary._engine import timer as _timer; "
             "allowed = sorted(os.sched_getaffinity(0)); print(_timer._pin_cpu(-1) == [allowed[-1]], "
             "_timer._pin_cpu(None) == [allowed[-1]])")
     out = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -250,10 +251,10 @@ def test_timer_in_a_real_environment_records_ratios_and_mode_errors(probed, tmp_
     python = venv_python("tf2.15")   # built by the `probed` fixture
     out = tmp_path / "tf2.15.json"
     proc = subprocess.run(
-        [str(python), str(ROOT / "src/tfcanary/_timer.py"), "--cases", str(ROOT / "workloads"),
+        engine(python, "time", "--cases", str(ROOT / "workloads"),
          "--cases", str(RESOURCES / "corpus_speed"), "--select", "workload-dense-stack",
          "--select", "speed-*", "--label", "tf2.15", "--out", str(out),
-         "--processes", "2", "--repeats", "5", "--max-processes", "2"],
+         "--processes", "2", "--repeats", "5", "--max-processes", "2"),
         capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = speed.read(out)
@@ -280,9 +281,9 @@ def test_cases_with_wide_intervals_get_more_processes_and_narrow_ones_do_not(pro
     def timed(target_hw):
         out = tmp_path / f"hw{target_hw}.json"
         proc = subprocess.run(
-            [str(python), str(ROOT / "src/tfcanary/_timer.py"), "--cases", str(ROOT / "workloads"),
+            engine(python, "time", "--cases", str(ROOT / "workloads"),
              "--select", "workload-dense-stack", "--label", "tf2.15", "--out", str(out),
-             "--processes", "1", "--repeats", "4", "--max-processes", "3", "--target-hw", str(target_hw)],
+             "--processes", "1", "--repeats", "4", "--max-processes", "3", "--target-hw", str(target_hw)),
             capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return speed.read(out)

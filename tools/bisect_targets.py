@@ -1,4 +1,4 @@
-"""Measure the bisection targets of issue 9 on this machine (not an asv benchmark: asv collects
+"""Measure the bisection targets of bisection on this machine (not an asv benchmark: asv collects
 ``benchmarks/`` only, and these runs build environments, minutes each).
 
     PYTHONPATH=src python tools/bisect_targets.py single            # one transition across Keras 3
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from tfcanary import bisection  # noqa: E402
+from tfcanary.bisect import run as bisection  # noqa: E402
 
 
 def _figures(json_path: Path, wall: float) -> dict:

@@ -32,9 +32,11 @@ TensorFlow environment by the probe.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 VARIANTS = ("broken", "fixed")
 LAYER_MODES = ("eager", "graph", "graph-noautograph", "xla", "symbolic", "fit", "saved")
@@ -185,8 +187,6 @@ class Case:
 
     def describe(self) -> Dict[str, Any]:
         """The case's metadata, as written into results files."""
-        from .corpus import display_path
-
         return {
             "id": self.id,
             "family": self.family,
@@ -201,6 +201,40 @@ class Case:
             "line": self.line,
             "variants": [v for v in VARIANTS if v in self.variants],
         }
+
+
+# Folders of the corpora loaded so far (the folder given, or a given file's
+# folder): case files are recorded relative to the one that holds them.
+_ROOTS: List[str] = []
+
+
+def display_path(path: str) -> str:
+    """``path`` as results record it: relative to the corpus folder that holds it
+    (``control_flow.py``, ``sub/x.py``), so that results never carry absolute
+    paths of the user's machine and stay comparable across checkouts.  A path
+    outside every loaded corpus is made relative to the working directory when
+    inside it, else reduced to its file name."""
+    real = os.path.realpath(path)
+    best = None
+    for root in _ROOTS:
+        if real == root or real.startswith(root + os.sep):
+            if best is None or len(root) > len(best):
+                best = root
+    if best is not None:
+        return os.path.relpath(real, best).replace(os.sep, "/")
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return os.path.basename(path)
+    return os.path.basename(path) if rel.startswith("..") or os.path.isabs(rel) else rel.replace(os.sep, "/")
+
+
+def register_roots(paths: Iterable["os.PathLike[str]"]) -> None:
+    """Record the folders of corpora being loaded (see :func:`display_path`)."""
+    for p in map(Path, paths):
+        root = os.path.realpath(p if p.is_dir() else p.parent)
+        if root not in _ROOTS:
+            _ROOTS.append(root)
 
 
 # The loader (tfcanary.corpus) sets this list while it imports a case module;

@@ -1,21 +1,29 @@
-"""Command line: ``python -m tfcanary <command>``.
+"""Command line: ``tfcanary <command>`` (or ``python -m tfcanary <command>``).
 
-Thin glue: parse arguments, call a plain function, print.  A :class:`UserError`
-or an unreadable results file is printed without a traceback, exit code 2.
+Thin glue: parse arguments, call a plain function, print.  Exit status: 0
+clean; 1 a finding (transitions, failed environments, corpus errors); 2 a
+:class:`~tfcanary.errors.UserError` (a bad argument, an unreadable input file),
+printed without a traceback; 3 an internal error, printed with its traceback
+and a request to report it.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+import traceback
 from pathlib import Path
 from typing import List, Optional
 
 from .errors import UserError
 
+INTERNAL_ERROR = 3
+
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from . import matrix, summary
+    from . import matrix
+    from .reports import summary
 
     if not any(Path(p).exists() for p in args.paths):
         raise UserError(f"Expected a results folder or file. Received: {' '.join(args.paths)} (not found). "
@@ -55,29 +63,31 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import bisection, report
+    from .bisect.run import first_changed
+    from .reports import speed, version_matrix
 
-    path = report.write_matrix(args.paths, args.out, speedups=report.read_speedups(args.speedups),
-                               first_changed=bisection.first_changed(args.paths))
+    path = version_matrix.write(args.paths, args.out, speedups=speed.read_speedups(args.speedups),
+                                first_changed=first_changed(args.paths))
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from . import bisection, report
+    from .bisect.run import first_changed
+    from .reports import speed, upgrade
 
-    for path in report.write_upgrade(args.results, args.a, args.b, args.out,
-                                     speedups=report.read_speedups(args.speedups),
-                                     first_changed=bisection.first_changed(args.results)):
+    for path in upgrade.write(args.results, args.a, args.b, args.out,
+                              speedups=speed.read_speedups(args.speedups),
+                              first_changed=first_changed(args.results)):
         print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from . import check
+    from .reports import check
 
     if args.max_age is not None:
-        from .freshness import require_fresh
+        from .reports.freshness import require_fresh
 
         print(require_fresh(args.results, args.max_age))
     return check.run(args.results, args.snapshots, update_snapshots=args.update,
@@ -85,7 +95,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
-    from . import speed
+    from .reports import speed
 
     if not any(Path(p).exists() for p in args.paths):
         raise UserError(f"Expected a speed results folder or file. Received: {' '.join(args.paths)} "
@@ -97,15 +107,21 @@ def cmd_speed(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import userrun
+    from .envs import runner
 
-    return userrun.run(args.cases, args.env, with_specs=args.with_specs, select=args.select,
-                       results_dir=args.results, reports_dir=args.out, timeout=args.timeout,
-                       shuffle=args.shuffle, jobs=args.jobs, gpu=args.gpu)
+    if args.no_probe and not args.speed:
+        raise UserError("Expected --no-probe with --speed (time without probing). Received: --no-probe alone.")
+    opts = runner.RunOptions(
+        cases=args.cases, labels=args.env, with_specs=args.with_specs, select=args.select,
+        results_dir=args.results, reports_dir=None if args.no_report else args.out, timeout=args.timeout,
+        shuffle=args.shuffle, jobs=args.jobs, gpu=args.gpu, venv=args.venv, pins=args.pins,
+        snapshots=args.snapshots, speed=args.speed, probe=not args.no_probe, workloads=args.workloads,
+        timer_args=shlex.split(args.timer_args))
+    return runner.run(opts)
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
-    from . import envcache
+    from .envs import cache as envcache
 
     if args.remove or args.all:
         for path in envcache.remove(args.remove, everything=args.all):
@@ -152,7 +168,7 @@ def split_with(argv: List[str]) -> "tuple[List[str], List[str]]":
 
 
 def cmd_bisect(args: argparse.Namespace) -> int:
-    from . import bisection as bisect
+    from .bisect import run as bisect
 
     only = None
     given = [args.case, args.variant, args.mode]
@@ -163,7 +179,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
         only = (args.case, args.variant, args.mode)
     json_path, md_path = bisect.run(args.a, args.b, args.results, args.cases, select=args.select,
                                     only=only, high_risk=args.high_risk, timeout=args.timeout,
-                                    python=args.python, out_dir=args.out,
+                                    python=args.python, out_dir=args.out, with_specs=args.with_specs,
                                     log=lambda s: print(s, file=sys.stderr))
     bisect.print_lines(bisect.read(json_path))
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
@@ -234,6 +250,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shuffle", metavar="SEED", help="passed to the probe: run the items in a seeded order")
     p.add_argument("--jobs", metavar="N", help="passed to the probe: workers in parallel")
     p.add_argument("--gpu", action="store_true", help="install the CUDA build of TensorFlow")
+    p.add_argument("--speed", action="store_true",
+                   help="also time eager vs tf.function vs XLA for the fixed variants and --workloads "
+                        "(results/speed/<env>.json)")
+    p.add_argument("--no-probe", action="store_true", help="with --speed: time only, probe nothing")
+    p.add_argument("--workloads", action="append", default=[], metavar="DIR",
+                   help="a folder of workloads to time beside the fixed variants (repeatable)")
+    p.add_argument("--timer-args", default="", metavar="'...'",
+                   help="the timer's options, e.g. '--processes 5 --repeats 30'")
+    p.add_argument("--snapshots", help="where this corpus's snapshots live (default: <cases>/snapshots)")
+    p.add_argument("--pins", metavar="FILE", help="exact versions for the nightly environment "
+                                                   "(name==version lines, as `tfcanary nightly pin` writes)")
+    p.add_argument("--venv", help="use this virtual environment (one --env only) instead of the cache's")
+    p.add_argument("--no-report", action="store_true", help="write results only: no reports, no summary")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("envs", help="list the environments tfcanary run keeps in its cache, or remove them")
@@ -256,9 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per (case, variant, mode)")
     p.add_argument("--python", default="3.11", help="Python of the environments built (default 3.11)")
     p.add_argument("--out", help="folder for <A>--<B>.json and .md (default: <results>/bisect)")
+    p.add_argument("--with", dest="with_placeholder", metavar="SPEC", action="append",
+                   help="also install this at every point: -e ., -r requirements.txt (repeatable)")
     p.set_defaults(func=cmd_bisect)
 
-    from .nightly import add_parser as add_nightly_parser
+    from .nightly.cli import add_parser as add_nightly_parser
 
     add_nightly_parser(sub)
     return ap
@@ -267,22 +298,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     with_specs: List[str] = []
-    if argv[:1] == ["run"]:
-        try:
-            argv, with_specs = split_with(argv)
-        except UserError as exc:
-            print(f"tfcanary: error: {exc}", file=sys.stderr)
-            return 2
-    args = build_parser().parse_args(argv)
-    args.with_specs = with_specs
-    if getattr(args, "cases", "unset") is None:
-        args.cases = ["cases"]
-    if getattr(args, "results", "unset") is None:
-        args.results = ["results"]
-    from .results import ResultsError
-
     try:
+        if argv[:1] in (["run"], ["bisect"]):
+            argv, with_specs = split_with(argv)
+        args = build_parser().parse_args(argv)
+        args.with_specs = with_specs
+        if getattr(args, "cases", "unset") is None:
+            args.cases = ["cases"]
+        if getattr(args, "results", "unset") is None:
+            args.results = ["results"]
         return args.func(args)
-    except (UserError, ResultsError) as exc:
+    except UserError as exc:
         print(f"tfcanary: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tfcanary: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 -- anything else is our bug: say so, with the traceback
+        traceback.print_exc()
+        print("tfcanary: internal error (exit 3): this is a bug in tfcanary, not in your input; "
+              "please report it with the traceback above.", file=sys.stderr)
+        return INTERNAL_ERROR

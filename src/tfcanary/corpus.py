@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from . import case as _case
+from .case import display_path, register_roots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,39 +64,6 @@ class Corpus:
         return Corpus([c for c in self.cases if keep(c)], list(self.errors))
 
 
-# Folders of the corpora loaded so far (the folder given, or a given file's
-# folder): case files are recorded relative to the one that holds them.
-_ROOTS: List[str] = []
-
-
-def display_path(path: str) -> str:
-    """``path`` as results record it: relative to the corpus folder that holds it
-    (``control_flow.py``, ``sub/x.py``), so that results never carry absolute
-    paths of the user's machine and stay comparable across checkouts.  A path
-    outside every loaded corpus is made relative to the working directory when
-    inside it, else reduced to its file name."""
-    real = os.path.realpath(path)
-    best = None
-    for root in _ROOTS:
-        if real == root or real.startswith(root + os.sep):
-            if best is None or len(root) > len(best):
-                best = root
-    if best is not None:
-        return os.path.relpath(real, best).replace(os.sep, "/")
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return os.path.basename(path)
-    return os.path.basename(path) if rel.startswith("..") or os.path.isabs(rel) else rel.replace(os.sep, "/")
-
-
-def _register_roots(paths: Iterable[os.PathLike]) -> None:
-    for p in map(Path, paths):
-        root = os.path.realpath(p if p.is_dir() else p.parent)
-        if root not in _ROOTS:
-            _ROOTS.append(root)
-
-
 def _module_files(paths: Iterable[os.PathLike]) -> List[Path]:
     files: List[Path] = []
     for p in map(Path, paths):
@@ -137,7 +105,7 @@ def load(paths: Iterable[os.PathLike]) -> Corpus:
     Files and lines in corpus errors and case metadata are relative to the
     folder given (see :func:`display_path`)."""
     paths = list(paths)
-    _register_roots(paths)
+    register_roots(paths)
     cases: List[_case.Case] = []
     errors: List[CorpusError] = []
     seen: Dict[str, _case.Case] = {}

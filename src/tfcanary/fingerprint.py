@@ -128,14 +128,15 @@ _RULES: List[Tuple[re.Pattern[str], _Repl]] = [
     ),
     # 8b. Library and probe frames in tracebacks that messages embed
     #    (AutoGraph's "in user code:" block): a frame inside an installed
-    #    package, or inside tfcanary's own probe (_worker.py, _timer.py), with
-    #    the source line under it.  Where a library raises from moves when it
-    #    is refactored (keras/utils/ became keras/src/utils/) and the probe's
-    #    lines are not the user's; the message and the user's own frames stay.
+    #    package, or inside tfcanary's own engine (_engine/modes.py, and the
+    #    _worker.py and _timer.py of earlier versions), with the source line
+    #    under it.  Where a library raises from moves when it is refactored
+    #    (keras/utils/ became keras/src/utils/) and the engine's lines are not
+    #    the user's; the message and the user's own frames stay.
     (
         re.compile(
-            r'^[ \t]*File "(?:<site-packages>/|(?:[^"\n]*[\\/])?_(?:worker|timer)\.py)[^"\n]*'
-            r'", line (?:\d+|N), in [^\n]*\n(?:[ \t]+(?!File ")[^\n]*\n)?',
+            r'^[ \t]*File "(?:<site-packages>/|(?:[^"\n]*[\\/])?(?:_(?:worker|timer)\.py|_engine[\\/]))'
+            r'[^"\n]*", line (?:\d+|N), in [^\n]*\n(?:[ \t]+(?!File ")[^\n]*\n)?',
             re.M,
         ),
         "",

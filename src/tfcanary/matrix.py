@@ -30,6 +30,8 @@ import re
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
+from .errors import UsageError
+
 T = TypeVar("T")
 
 DEFAULT_PYTHON = "3.11"
@@ -133,8 +135,8 @@ ENTRIES: Tuple[Entry, ...] = (
 _LABEL_RE = re.compile(r"^(tf\d+\.\d+(-[a-z]+)?|nightly)$")
 
 
-class MatrixError(ValueError):
-    pass
+class MatrixError(UsageError, ValueError):
+    """A label that is not in the matrix, or a malformed pins file."""
 
 
 def by_label() -> Dict[str, Entry]:

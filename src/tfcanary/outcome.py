@@ -1,6 +1,9 @@
 """Outcome records: what happened to one (case, variant, mode) in one environment.
 
-Standard library only: the probe builds these inside each TensorFlow environment.
+The engine makes every outcome as an :class:`Outcome` (the worker for what an
+item did, the supervisor for a crash or a timeout) and writes its
+:meth:`Outcome.to_dict`; the host reads results back with
+:meth:`Outcome.from_dict`.  Standard library only: the engine imports it.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class Outcome:
     fingerprint: Optional[str] = None
     frame: Optional[str] = None
     reason: Optional[str] = None
-    duration_s: float = 0.0
+    duration_s: Optional[float] = None
     leaked: Tuple[str, ...] = ()
     run: Optional[int] = None
 
@@ -61,9 +64,18 @@ class Outcome:
         return None if self.exc_type is None else self.exc_type.rsplit(".", 1)[-1]
 
     def to_dict(self) -> Dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["status"] = self.status.value
-        d["leaked"] = list(self.leaked)
+        """The outcome as results files hold it: fields that are not set are left out
+        (``duration_s`` is kept, ``null`` for a crash or a timeout)."""
+        d: Dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "status":
+                value = Status(value).value
+            elif f.name == "leaked":
+                value = list(value)
+            if value is None and f.name != "duration_s" or value == [] and f.name == "leaked":
+                continue
+            d[f.name] = value
         return d
 
     @classmethod

@@ -38,11 +38,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from .errors import InputError
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "install-failed", "probe-failed")
 
 
-class ResultsError(Exception):
+class ResultsError(InputError):
     """A results file that cannot be read."""
 
 

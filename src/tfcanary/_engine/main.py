@@ -1,0 +1,51 @@
+"""The engine's one entry script, run by path with an environment's interpreter.
+
+    <python> <engine>/tfcanary/_engine/main.py probe --cases cases --label tf2.15 --out r.json
+    <python> <engine>/tfcanary/_engine/main.py time --cases cases --label tf2.15 --out s.json
+
+Every engine process starts here, the workers too (``probe-worker``,
+``time-worker``), so the bootstrap below is written once.  Callers never build
+this command themselves: :func:`tfcanary.envs.launch.command` does.
+"""
+
+import os
+import sys
+
+
+def _bootstrap() -> None:
+    """Make ``tfcanary`` importable from the folder that holds it, and nothing else.
+
+    Run by path, ``sys.path[0]`` is this script's folder, which would make the
+    engine's modules importable under bare names (a user's ``import timing``
+    would get ours): it is replaced by the folder above ``tfcanary``.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(here))
+    if sys.path and os.path.abspath(sys.path[0] or os.curdir) == here:
+        sys.path[0] = root
+    elif root not in sys.path:
+        sys.path.insert(0, root)
+
+
+# tool -> (module under tfcanary._engine, function taking argv and returning an exit status)
+TOOLS = {
+    "probe": ("probe", "main"),
+    "probe-worker": ("worker", "probe_worker_main"),
+    "time": ("timer", "main"),
+    "time-worker": ("timer", "worker_main"),
+}
+
+
+def main(argv: list) -> int:
+    if not argv or argv[0] not in TOOLS:
+        print(f"usage: main.py {{{','.join(TOOLS)}}} [options]", file=sys.stderr)
+        return 2
+    import importlib
+
+    module, function = TOOLS[argv[0]]
+    return getattr(importlib.import_module(f"tfcanary._engine.{module}"), function)(argv[1:])
+
+
+if __name__ == "__main__":
+    _bootstrap()
+    sys.exit(main(sys.argv[1:]))
