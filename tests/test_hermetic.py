@@ -185,7 +185,7 @@ def test_a_dying_supervisor_takes_its_worker_with_it(probed, tmp_path, sig):
     if sig != "SIGKILL":
         assert f"interrupted by {sig}; workers stopped" in err
     if sig == "SIGKILL":  # nothing could clean up: the next probe sweeps what is left
-        from tfcanary._supervisor import sweep_stale
+        from tfcanary._engine.supervise import sweep_stale
 
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith("tfcanary-probe-")]
         sweep_stale(str(tmp_path))

@@ -1,15 +1,20 @@
 """The noxfile's environment sessions when things go wrong, with real nox and uv.
 
 An install that fails is recorded and the other environments still run; a
-missing interpreter is a clear skip, also on CI.
+missing interpreter is a clear skip, also on CI.  What the sessions decide is
+tested without nox in test_sessions.py; these check the wiring.
 """
 
 import os
 import subprocess
 
+import pytest
+
 from tfcanary import results
 
 from conftest import ROOT, nox_cmd
+
+pytestmark = pytest.mark.e2e
 
 
 def _run(args, tmp_path, **env):
@@ -65,15 +70,3 @@ def test_unknown_options_after_the_double_dash_are_an_error_naming_them(tmp_path
         assert proc.returncode == 1, text
         assert f"unknown ['{bad}']" in text, text
         assert "installing" not in text   # refused before anything is installed
-
-
-def test_cases_dir_is_relative_to_where_nox_was_started(tmp_path):
-    # nox runs the noxfile in its own folder; --cases names a folder from the caller's.
-    here = tmp_path / "elsewhere"
-    here.mkdir()
-    proc = subprocess.run(nox_cmd("--envdir", str(tmp_path / "envs"),
-                                  "-s", "tf2.15", "--", "--cases", "my-cases"),
-                          cwd=here, capture_output=True, text=True, timeout=600)
-    text = proc.stdout + proc.stderr
-    assert proc.returncode == 1, text
-    assert f"Received: {here / 'my-cases'} (not found)" in text, text

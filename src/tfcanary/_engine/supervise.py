@@ -13,9 +13,10 @@ order whatever ran where.
   outcome with the signal and the fatal lines of the worker's log; one that
   runs past ``timeout`` is a ``timeout`` (the worker's whole process group is
   killed).  A fresh worker takes the next item.
-- A worker that dies before it is ready is started again once; twice in a row
-  and every item left is a ``crash`` saying that the worker could not start,
-  with its log.  A worker that does not report ready within
+- A worker that dies before it began an item (while starting, or before it
+  read its assignment) costs no item: the item goes back to the queue and a
+  fresh worker is started; twice in a row and every item left is a ``crash``
+  saying that the worker could not start, with its log.  A worker that does not report ready within
   ``startup_timeout`` ends the run the same way.
 - SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in the supervisor
   (:func:`interrupt` is the handler), whose cleanup (:meth:`Supervisor.close`)
@@ -121,6 +122,7 @@ class _Worker:
         self.started = time.monotonic()
         self.ready = False
         self.current: Optional[int] = None
+        self.begun = False          # the worker said "start" for its current item
         self.since = 0.0
         self.buf = b""
 
@@ -226,7 +228,7 @@ class Supervisor:
             w.close_input()
             return
         i = queue.pop(0)
-        w.current, w.since = i, time.monotonic()
+        w.current, w.since, w.begun = i, time.monotonic(), False
         # "next" is the item this worker is likely to run after this one (the next in the
         # queue): a pytest worker tears down module fixtures by it.  If the worker died,
         # its end of file comes next and records the item as a crash.
@@ -252,10 +254,16 @@ class Supervisor:
                         self._event(w, json.loads(line), queue)
                 if not chunk:  # the worker ended: done, or died
                     rc = w.proc.wait()
-                    if w.current is not None:
+                    if w.current is not None and w.begun:
                         self._record_death(w, rc)
                         self.restarts += 1
-                    elif not w.ready:
+                        failed_starts = 0
+                    elif w.current is not None or not w.ready:
+                        # Died before it began an item (while starting, or before reading its
+                        # assignment): the item goes back to the queue, not charged a crash.
+                        if w.current is not None:
+                            queue.insert(0, w.current)
+                            w.current = None
                         failed_starts += 1
                         self.log_path = w.log
                         if failed_starts >= 2:
@@ -263,8 +271,6 @@ class Supervisor:
                             self._retire(w, kill=True)
                             self._fail_rest(queue, f"worker could not start: {signal_name(rc)}\n{tail}")
                             return
-                    if w.ready:
-                        failed_starts = 0
                     self._retire(w, kill=True)
             now = time.monotonic()
             for w in list(self.workers):
@@ -289,7 +295,7 @@ class Supervisor:
             w.ready = True
             self._assign(w, queue)
         elif kind == "start":
-            w.since = time.monotonic()
+            w.since, w.begun = time.monotonic(), True
         elif kind == "outcome":
             self.outcomes[ev["i"]] = ev["outcome"]
             w.current = None

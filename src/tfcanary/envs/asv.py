@@ -8,8 +8,8 @@ selectable parameters: ``TFCANARY_TF`` (``2.15``, ``2.21``, ``nightly``) and
 ``TFCANARY_KERAS`` (``keras2``, ``keras3-released``, ``keras3-latest``,
 ``tf-keras``, ``keras-nightly``).  Combinations that are not a matrix entry are
 excluded.  asv creates each environment empty; its ``install_command`` runs
-:func:`install` (``PYTHONPATH={build_dir}/src python -m tfcanary.envs.asv install
-{build_dir}``: the checkout of the commit being benchmarked), which maps the two variables back to the matrix
+:func:`install` (``python -m tfcanary.envs.asv install {build_dir}`` run in
+``{build_dir}/src``: the checkout of the commit being benchmarked), which maps the two variables back to the matrix
 entry and installs it with uv exactly as the nox sessions do
 (:func:`tfcanary.envs.install.install`), then the checkout's tfcanary without
 dependencies.  The nightly entry takes the exact versions in
@@ -91,8 +91,9 @@ def generate(entries: Sequence[matrix.Entry] = ()) -> Dict[str, Any]:
         "pythons": pythons,
         "install_timeout": 1800,
         "build_command": [],
-        "install_command": ["PYTHONPATH={build_dir}/src python -m tfcanary.envs.asv install {build_dir}"],
-        "uninstall_command": ["return-code=any PYTHONPATH={build_dir}/src python -m tfcanary.envs.asv uninstall"],
+        # In src/: `python -m` imports the checkout's tfcanary (asv drops PYTHONPATH).
+        "install_command": ["in-dir={build_dir}/src python -m tfcanary.envs.asv install {build_dir}"],
+        "uninstall_command": ["return-code=any in-dir={build_dir}/src python -m tfcanary.envs.asv uninstall"],
         "matrix": {"env": {TF_VAR: tfs, KERAS_VAR: kerases}},
         "exclude": exclude,
         "benchmark_dir": "benchmarks",
