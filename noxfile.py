@@ -16,6 +16,9 @@ Options after ``--`` reach every selected session (tfcanary.envs.sessions parses
     --select PATTERN         only cases whose id, family or tag matches (repeatable)
     --timeout SECONDS        per (case, variant, mode) before it is recorded as a timeout
     --shuffle SEED, --jobs N passed to the probe as they are
+    --pytest PATH            run this test suite (files, folders, node ids; repeatable) instead of
+                             cases/, one outcome per test; --pytest-args '...', --no-reset as for
+                             `tfcanary run`
 Any other option is an error that names it.
 
 Thin on purpose: each session parses its options with tfcanary.envs.sessions and runs a
@@ -63,7 +66,9 @@ def _make_env_session(entry: matrix.Entry) -> None:
 
     def session_fn(session: nox.Session) -> None:
         opts = _parsed(session, sessions.env_options)
-        _tfcanary(session, *sessions.run_args(entry, opts, session.virtualenv.location, ROOT))
+        # From where nox was started: a suite's rootdir and node ids are the user's.
+        with session.chdir(opts.invoked_from):
+            _tfcanary(session, *sessions.run_args(entry, opts, session.virtualenv.location, ROOT))
 
     session_fn.__doc__ = f"Probe the corpus in {entry.label}: {entry.note}."
     nox.session(python=entry.python, name=entry.label, tags=tags,

@@ -112,7 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.no_probe and not args.speed:
         raise UserError("Expected --no-probe with --speed (time without probing). Received: --no-probe alone.")
     opts = runner.RunOptions(
-        cases=args.cases, labels=args.env, with_specs=args.with_specs, select=args.select,
+        cases=args.cases or [], labels=args.env, pytest=args.pytest, pytest_args=args.pytest_args,
+        reset=not args.no_reset, with_specs=args.with_specs, select=args.select,
         results_dir=args.results, reports_dir=None if args.no_report else args.out, timeout=args.timeout,
         shuffle=args.shuffle, jobs=args.jobs, gpu=args.gpu, venv=args.venv, pins=args.pins,
         snapshots=args.snapshots, speed=args.speed, probe=not args.no_probe, workloads=args.workloads,
@@ -180,6 +181,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     json_path, md_path = bisect.run(args.a, args.b, args.results, args.cases, select=args.select,
                                     only=only, high_risk=args.high_risk, timeout=args.timeout,
                                     python=args.python, out_dir=args.out, with_specs=args.with_specs,
+                                    tests=args.pytest, pytest_args=args.pytest_args, reset=not args.no_reset,
                                     log=lambda s: print(s, file=sys.stderr))
     bisect.print_lines(bisect.read(json_path))
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
@@ -236,14 +238,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail (exit 2) when the newest results are older than DAYS days")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("run", help="probe your own case folder in chosen environments (built in a cache)")
-    p.add_argument("--cases", action="append", default=None, help="case folder (repeatable; default: cases)")
+    p = sub.add_parser("run", help="probe your own case folder, or run your test suite, in chosen "
+                                   "environments (built in a cache)")
+    p.add_argument("--cases", action="append", default=None,
+                   help="case folder (repeatable; default: cases, unless --pytest is given)")
+    p.add_argument("--pytest", action="append", default=[], metavar="PATH",
+                   help="run this test file, folder or node id with pytest in each environment "
+                        "(repeatable); one outcome per test")
+    p.add_argument("--pytest-args", default="", metavar="'...'",
+                   help="more pytest arguments, e.g. '-m \"not slow\" -p no:randomly' (use --pytest-args='-x' "
+                        "for a single option)")
+    p.add_argument("--no-reset", action="store_true",
+                   help="no hermetic reset of global TensorFlow/Keras state between tests")
     p.add_argument("--env", action="append", default=[],
                    help="matrix label, e.g. tf2.15 (repeatable; default: the default matrix)")
     p.add_argument("--with", dest="with_placeholder", metavar="SPEC", action="append",
                    help="also install this into every environment: -e ., -r requirements.txt, "
                         "mypkg==1.2 (repeatable; paths relative to the working directory)")
-    p.add_argument("--select", action="append", default=[], help="case id, family or tag pattern (repeatable)")
+    p.add_argument("--select", action="append", default=[],
+                   help="case id, family or tag pattern; for tests a node id, a prefix of one or a -k "
+                        "expression (repeatable; merges into the results)")
     p.add_argument("--results", default="results", help="results folder (default: results)")
     p.add_argument("--out", default="reports", help="reports folder (default: reports)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per (case, variant, mode)")
@@ -275,10 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "(tensorflow-cpu==2.16.2,keras==3.4.1)")
     p.add_argument("b", help="the newer environment, the same way (tf2.21, nightly)")
     p.add_argument("--results", action="append", help="results folder with <label>.json (default: results)")
-    p.add_argument("--cases", action="append", default=None, help="case folder or file (default: cases)")
-    p.add_argument("--select", action="append", default=[], help="case id, family or tag pattern (repeatable)")
-    p.add_argument("--case", help="bisect only this case id (with --variant and --mode)")
-    p.add_argument("--variant", choices=("broken", "fixed"))
+    p.add_argument("--cases", action="append", default=None,
+                   help="case folder or file (default: cases, unless --pytest is given)")
+    p.add_argument("--pytest", action="append", default=[], metavar="PATH",
+                   help="your test suite's paths: bisect its tests' transitions too (repeatable)")
+    p.add_argument("--pytest-args", default="", metavar="'...'", help="more pytest arguments, as for run")
+    p.add_argument("--no-reset", action="store_true", help="no hermetic reset between tests, as for run")
+    p.add_argument("--select", action="append", default=[],
+                   help="case id, family or tag pattern; a test's node id or a prefix of one (repeatable)")
+    p.add_argument("--case", help="bisect only this case id or test node id (with --variant and --mode)")
+    p.add_argument("--variant", choices=("broken", "fixed", "test"))
     p.add_argument("--mode")
     p.add_argument("--high-risk", action="store_true",
                    help="only the changes the upgrade report ranks high risk (needs both results files)")
@@ -303,8 +323,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             argv, with_specs = split_with(argv)
         args = build_parser().parse_args(argv)
         args.with_specs = with_specs
-        if getattr(args, "cases", "unset") is None:
-            args.cases = ["cases"]
+        if getattr(args, "cases", "unset") is None:    # the default corpus, unless a suite is given
+            args.cases = [] if getattr(args, "pytest", None) else ["cases"]
         if getattr(args, "results", "unset") is None:
             args.results = ["results"]
         return args.func(args)

@@ -12,6 +12,13 @@ them (only ``case``, ``variant``, ``mode``, ``status``, ``short_type`` and
 column against its left neighbour) and the regression check (snapshot against
 a run) all classify with this one function.
 
+Tests of a team's own suite compare the same way, with one more rule: a test
+present on one side whose module did not collect on the other (an outcome of
+mode ``collect`` for the module, or a folder above it) is compared with that
+module's outcome (:func:`expand_collection`), and a test that ran in A and
+whose module no longer collects in B is ``stopped-collecting``: high risk, the
+commonest break of an upgrade.
+
 The classes are compared by their short name: code catches
 ``tf.errors.InvalidArgumentError`` however the module that defines it is
 spelled, so ``...errors_impl.InvalidArgumentError`` in both is the same class.
@@ -30,6 +37,7 @@ KEY = ["case", "variant", "mode"]
 # change -> (risk, what it means).  Ordered: the report lists them in this order.
 CHANGES: Dict[str, tuple] = {
     "newly-failing": ("high", "worked in A, raises in B"),
+    "stopped-collecting": ("high", "its test module no longer collects in B (an import fails)"),
     "class-changed": ("high", "raises another exception class: code that catches the old one breaks"),
     "became-crash": ("high", "kills the process in B"),
     "became-timeout": ("high", "hangs in B (ran past the probe's timeout)"),
@@ -44,7 +52,52 @@ CHANGES: Dict[str, tuple] = {
 RISKS = ["high", "low", "info", "none"]
 
 _CARRIED = ["status", "exc_type", "short_type", "message", "normalized", "fingerprint", "frame",
-            "reason", "tensorflow", "keras", "python"]
+            "reason", "tensorflow", "keras", "python", "phase", "xfail", "collect_of"]
+TEST_VARIANT = "test"
+COLLECT_MODE = "collect"
+FAILED = ("error", "crash", "timeout")
+
+
+def collector_of(case: str, collectors: Any) -> Any:
+    """The failed collector (a module's or a folder's node id) among ``collectors`` that holds
+    the test ``case``, or None."""
+    for c in collectors:
+        if case.startswith(c + "::") or case.startswith(c.rstrip("/") + "/"):
+            return c
+    return None
+
+
+def expand_collection(frame, other):
+    """``frame`` plus, for each test of ``other`` that ``frame`` lacks and whose module did not
+    collect in ``frame``, a row standing for it: the module's outcome, with ``collect_of``
+    naming the module.  Rows of ``frame`` itself are never changed."""
+    import pandas as pd
+
+    if "mode" not in frame or frame.empty or other is None or other.empty:
+        return frame
+    failed = frame[(frame["mode"] == COLLECT_MODE) & frame["status"].isin(FAILED)]
+    if failed.empty:
+        return frame
+    by_collector = {r["case"]: r for r in failed.to_dict("records")}
+    have = set(zip(frame["case"], frame["variant"], frame["mode"]))
+    tests = other[(other["variant"] == TEST_VARIANT) & (other["mode"] != COLLECT_MODE)]
+    rows = []
+    for r in tests.to_dict("records"):
+        key = (r["case"], r["variant"], r["mode"])
+        if key in have:
+            continue
+        owner = collector_of(r["case"], sorted(by_collector, key=len, reverse=True))
+        if owner is None:
+            continue
+        stand_in = dict(by_collector[owner], case=r["case"], mode=r["mode"], collect_of=owner)
+        for col in ("family", "kind"):
+            if col in r:
+                stand_in[col] = r[col]
+        rows.append(stand_in)
+        have.add(key)
+    if not rows:
+        return frame
+    return pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
 
 
 def refingerprint(outcomes):
@@ -112,6 +165,8 @@ def transitions(a, b, compare_fingerprints: bool = True):
             raise ValueError(f"Expected one outcome per (case, variant, mode). Received: frame {name} "
                              f"has {tuple(dup[k] for k in KEY)} more than once.")
 
+    a, b = expand_collection(a, b), expand_collection(b, a)
+
     def side(frame, prefix: str):
         cols = [c for c in _CARRIED if c in frame.columns]
         meta = [c for c in ("family", "kind") if c in frame.columns]
@@ -140,6 +195,9 @@ def transitions(a, b, compare_fingerprints: bool = True):
         _classify(*vals, compare_fingerprints=compare_fingerprints)
         for vals in zip(text(m["a_status"]), text(m["b_status"]), text(m["a_short_type"]),
                         text(m["b_short_type"]), text(m["a_fingerprint"]), text(m["b_fingerprint"]))]
+    if "b_collect_of" in m:
+        stopped = m["b_collect_of"].notna() & (m["a_collect_of"].isna() if "a_collect_of" in m else True)
+        m.loc[stopped & m["a_status"].notna(), "change"] = "stopped-collecting"
     m["risk"] = m["change"].map(lambda c: CHANGES[c][0])
     order = {c: i for i, c in enumerate(CHANGES)}
     m["_order"] = m["change"].map(order)

@@ -39,6 +39,12 @@ class Outcome:
     the probe resets it before the next item, so it is a note about the case,
     not a cause of other outcomes.  ``run`` is the id of the probe run that
     recorded this outcome (the results file's ``runs`` list).
+
+    A test of a team's own suite (variant ``test``) also records the ``phase``
+    that decided its outcome (``setup``, ``call``, ``teardown``; ``collect`` for
+    a module that did not collect) and, for an ``xfail`` test, ``xfail`` (the
+    marker's reason): an expected failure is an ``error`` with it, an
+    unexpected pass an ``ok`` with it.
     """
 
     case: str
@@ -54,6 +60,8 @@ class Outcome:
     duration_s: Optional[float] = None
     leaked: Tuple[str, ...] = ()
     run: Optional[int] = None
+    phase: Optional[str] = None
+    xfail: Optional[str] = None
 
     @property
     def key(self) -> tuple:

@@ -44,7 +44,8 @@ def main(argv):
     items = plan["items"]
     quit_after = []
 
-    def run(i, nxt):
+    def run(i, msg):
+        nxt = msg.get("next")
         name, variant, mode = items[i]
         if name == "segv":
             os.kill(os.getpid(), signal.SIGSEGV)
@@ -71,7 +72,7 @@ def main(argv):
         for line in sys.stdin:
             msg = json.loads(line)
             events.emit({"event": "start", "i": msg["i"]})
-            events.emit({"event": "outcome", "i": msg["i"], "outcome": run(msg["i"], msg.get("next"))})
+            events.emit({"event": "outcome", "i": msg["i"], "outcome": run(msg["i"], msg)})
             if quit_after:
                 os._exit(0)
         return 0

@@ -27,8 +27,14 @@ import random
 from typing import Any, Callable, Dict, List, Optional
 
 SEED = 0
+# What the probe resets to before every item: a fresh process's defaults.
+DEFAULTS = {"dtype policy": "float32", "floatx": "float32", "epsilon": 1e-7,
+            "image_data_format": "channels_last", "run_functions_eagerly": False}
 
-__all__ = ["SEED", "Hermetic", "scrub"]
+# Set by pytest itself while a test runs (its teardown error can leave it): not the test's doing.
+_OWN_VARIABLES = ("PYTEST_CURRENT_TEST",)
+
+__all__ = ["DEFAULTS", "SEED", "Hermetic", "scrub"]
 
 
 def _first(*candidates: Any) -> Optional[Callable[..., Any]]:
@@ -47,9 +53,18 @@ def _attr(obj: Any, dotted: str) -> Any:
 
 
 class Hermetic:
-    """Resets and inspects the global state of one worker process."""
+    """Resets and inspects the global state of one worker process.
 
-    def __init__(self, tf: Any, keras: Any, np: Any) -> None:
+    ``keep_current``: reset to the state as it is now rather than to
+    :data:`DEFAULTS` (a test suite's worker, once pytest collected: what its
+    test modules and conftest files set at import is the suite's own starting
+    point, as under plain pytest).  ``environ``: also restore the environment
+    variables (a suite leaves them to pytest's ``monkeypatch``, and session
+    fixtures may set them on purpose).
+    """
+
+    def __init__(self, tf: Any, keras: Any, np: Any, keep_current: bool = False,
+                 environ: bool = True) -> None:
         self.tf, self.keras, self.np = tf, keras, np
         clear = keras.backend.clear_session
         # Newer Keras 3 clear_session() runs gc.collect() unless told not to:
@@ -71,6 +86,8 @@ class Hermetic:
         }
         self._keras_seed = _attr(k, "utils.set_random_seed")
         self.environ = dict(os.environ)
+        self.restore_environ = environ
+        self.defaults = self.snapshot() if keep_current else dict(DEFAULTS)
         self.reset()
         # What every item starts from; the defaults of a fresh process, then pinned.
         self.baseline = self.snapshot()
@@ -78,14 +95,16 @@ class Hermetic:
     def reset(self) -> None:
         """Known defaults for the next item (cheap: a few attribute writes)."""
         self.keras.backend.clear_session(**self._clear_kw)
-        if self._set_policy is not None:
-            self._set_policy("float32")
-        for name, value in (("floatx", "float32"), ("epsilon", 1e-7), ("image_data_format", "channels_last")):
+        if self._set_policy is not None and "dtype policy" in self.defaults:
+            self._set_policy(self.defaults["dtype policy"])
+        for name in ("floatx", "epsilon", "image_data_format"):
             setter = self._setters[name][1]
-            if setter is not None:
-                setter(value)
-        self.tf.config.run_functions_eagerly(False)
-        if dict(os.environ) != self.environ:
+            if setter is not None and name in self.defaults:
+                setter(self.defaults[name])
+        self.tf.config.run_functions_eagerly(bool(self.defaults.get("run_functions_eagerly", False)))
+        if not self.restore_environ:
+            self.environ = dict(os.environ)     # leaks() then names what the next item changes
+        elif dict(os.environ) != self.environ:
             os.environ.clear()
             os.environ.update(self.environ)
         random.seed(SEED)
@@ -118,8 +137,10 @@ class Hermetic:
             out.append("cwd changed")
         env = dict(os.environ)
         if env != self.environ:
-            names = sorted(n for n in set(env) | set(self.environ) if env.get(n) != self.environ.get(n))
-            out.append("environment variables " + ", ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
+            names = sorted(n for n in set(env) | set(self.environ)
+                           if env.get(n) != self.environ.get(n) and n not in _OWN_VARIABLES)
+            if names:
+                out.append("environment variables " + ", ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
         return out
 
 

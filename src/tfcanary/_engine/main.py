@@ -2,9 +2,10 @@
 
     <python> <engine>/tfcanary/_engine/main.py probe --cases cases --label tf2.15 --out r.json
     <python> <engine>/tfcanary/_engine/main.py time --cases cases --label tf2.15 --out s.json
+    <python> <engine>/tfcanary/_engine/main.py suite --pytest tests --label tf2.15 --out r.json
 
 Every engine process starts here, the workers too (``probe-worker``,
-``time-worker``), so the bootstrap below is written once.  Callers never build
+``time-worker``, ``suite-worker``), so the bootstrap below is written once.  Callers never build
 this command themselves: :func:`tfcanary.envs.launch.command` does.
 """
 
@@ -33,6 +34,8 @@ TOOLS = {
     "probe-worker": ("worker", "probe_worker_main"),
     "time": ("timer", "main"),
     "time-worker": ("timer", "worker_main"),
+    "suite": ("suite", "main"),
+    "suite-worker": ("suite", "worker_main"),
 }
 
 

@@ -24,10 +24,8 @@ import datetime as _dt
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -35,7 +33,8 @@ from typing import Any, Dict, List, Optional
 from tfcanary import corpus as _corpus
 from tfcanary import results as _results
 from tfcanary._engine import metadata
-from tfcanary._engine.supervise import (Interrupted, Supervisor, interrupt, log_tail, order_items,
+from tfcanary._engine.progress import Progress
+from tfcanary._engine.supervise import (Interrupted, Supervisor, handle_interrupts, log_tail, order_items,
                                         sweep_stale)
 from tfcanary.errors import UserError
 
@@ -94,7 +93,8 @@ def _earlier(out: Path, select: List[str]) -> Optional[Dict[str, Any]]:
 def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] = None,
           install: Optional[Dict[str, Any]] = None, select: List[str] = (),
           timeout: float = 120.0, startup_timeout: float = 300.0, jobs: Optional[int] = None,
-          shuffle: Optional[int] = None) -> Dict[str, Any]:
+          shuffle: Optional[int] = None, progress: bool = True,
+          partial_select: bool = False) -> Dict[str, Any]:
     """Probe the corpus in this interpreter's environment and write ``out``.
 
     Without ``select`` the file is replaced.  With it, the run is merged into
@@ -109,31 +109,28 @@ def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]]
     out = Path(out)
     jobs = default_jobs() if jobs is None else jobs
     full = _corpus.load(cases)
-    _check_selection(full, select, cases, out)
+    if not partial_select:
+        _check_selection(full, select, cases, out)
     old = _earlier(out, select)
     corpus = full.select(select)
     items = plan_items(corpus)
     sweep_stale()
     workdir = Path(tempfile.mkdtemp(prefix=f"tfcanary-probe-{os.getpid()}-"))
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            handlers[sig] = signal.signal(sig, interrupt)
     plan = workdir / "plan.json"
     sup = Supervisor([sys.executable, str(MAIN), "probe-worker", "--plan", str(plan)], items, workdir,
                      timeout, startup_timeout, jobs=jobs, order=order_items(len(items), shuffle))
-    try:
+    sup.notify = Progress(sup, "items", enabled=progress)
+
+    def cleanup() -> None:
+        sup.close()
+        sup.notify.finish()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    with handle_interrupts(cleanup):
         plan.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases], "items": items}),
                         encoding="utf-8")
         sup.run()
         worker_tail = log_tail(sup.log_path)
-    finally:
-        for sig in handlers:  # a second Ctrl-C must not interrupt the cleanup
-            signal.signal(sig, signal.SIG_IGN)
-        sup.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
     outcomes = []
     corpus_errors = [e.to_dict() for e in full.errors]
     for i in range(len(items)):
@@ -194,6 +191,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help=f"worker processes (default: CPUs available, at most 2; here {default_jobs()})")
     ap.add_argument("--shuffle", type=int, default=None, metavar="SEED",
                     help="run the items in a random order seeded by SEED (results keep the plan's order)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    ap.add_argument("--partial-select", action="store_true",
+                    help="--select patterns may name tests of a suite run beside: none is an error here")
     args = ap.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         ap.error(f"expected --jobs 1 or more. Received: --jobs {args.jobs}")
@@ -202,7 +202,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     env=json.loads(args.env_json) if args.env_json else None,
                     install=json.loads(args.install_json) if args.install_json else None,
                     select=args.select, timeout=args.timeout, startup_timeout=args.startup_timeout,
-                    jobs=args.jobs, shuffle=args.shuffle)
+                    jobs=args.jobs, shuffle=args.shuffle, progress=not args.no_progress,
+                    partial_select=args.partial_select)
     except UserError as exc:
         print(f"tfcanary: error: {exc}", file=sys.stderr)
         return 2

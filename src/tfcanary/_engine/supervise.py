@@ -1,13 +1,16 @@
 """Workers and their supervisor: a crash or a hang costs one item, never the run.
 
 One supervisor serves every engine tool: the probe runs ``jobs`` workers at
-once, the timer one (so that no neighbour disturbs its timings).  Each worker
-is a process of its own group, started from ``worker_cmd`` (``main.py
+once, the timer and a test suite one (so that no neighbour disturbs the
+timings, and a suite's fixtures are shared as pytest shares them).  Each
+worker is a process of its own group, started from ``worker_cmd`` (``main.py
 probe-worker ...``) and spoken to by the protocol of :mod:`.worker`: an
 assignment per line on its stdin, events as JSON lines on a pipe (``meta``,
 ``ready``, then per item ``start`` and ``outcome``).  A free worker gets the
 next item at once; outcomes are kept by item index, so they come out in plan
-order whatever ran where.
+order whatever ran where.  When the items are not known beforehand (a test
+suite: pytest collects them), the first worker announces them in a ``plan``
+event before it is ready.
 
 - An item that kills its worker (segfault, abort, ``os._exit``) is a ``crash``
   outcome with the signal and the fatal lines of the worker's log; one that
@@ -29,6 +32,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -41,7 +45,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from tfcanary.outcome import Outcome, Status
 
@@ -90,6 +94,28 @@ def interrupt(signum: int, frame: Any) -> None:
     raise Interrupted(signum)
 
 
+@contextlib.contextmanager
+def handle_interrupts(cleanup: Callable[[], None]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` inside the block; ``cleanup``
+    runs after it whatever happened, with those signals ignored (a second Ctrl-C must not
+    interrupt it), then the earlier handlers come back.  Outside the main thread, where
+    handlers cannot be set, only ``cleanup`` is guaranteed."""
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            handlers[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig in handlers:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            cleanup()
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+
+
 def order_items(n: int, shuffle: Optional[int]) -> List[int]:
     """The order items run in: the plan's, or a permutation seeded by ``shuffle``."""
     order = list(range(n))
@@ -121,6 +147,7 @@ class _Worker:
         self.proc, self.fd, self.items_dir, self.log = proc, fd, items_dir, log
         self.started = time.monotonic()
         self.ready = False
+        self.collecting: Optional[str] = None   # what it was collecting, before it announced a plan
         self.current: Optional[int] = None
         self.begun = False          # the worker said "start" for its current item
         self.since = 0.0
@@ -148,22 +175,27 @@ class Supervisor:
     ``--items-dir``, ``--parent`` and, until some worker has sent it,
     ``--meta`` (report the environment's metadata first).  Items go to
     whichever worker is free next, in ``order``; :attr:`outcomes` maps item
-    index to outcome dict.  Each worker has its own log and items folder under
-    ``workdir`` (also its ``TMPDIR``); :meth:`close` kills every group and
-    removes the folders.
+    index to outcome dict.  ``items=None``: the first worker announces them
+    (``plan`` event: :attr:`plan` holds it whole), and they run in that order.
+    Each worker has its own log and items folder under ``workdir`` (also its
+    ``TMPDIR``) and runs in ``cwd`` (default: its items folder); :meth:`close`
+    kills every group and removes the folders.
     """
 
-    def __init__(self, worker_cmd: Sequence[str], items: List[List[str]], workdir: Path,
+    def __init__(self, worker_cmd: Sequence[str], items: Optional[List[List[str]]], workdir: Path,
                  timeout: float, startup_timeout: float, jobs: int = 1,
                  order: Optional[List[int]] = None, poll: float = 0.1,
-                 env: Optional[Dict[str, str]] = None, notify: Optional[Notify] = None) -> None:
+                 env: Optional[Dict[str, str]] = None, notify: Optional[Notify] = None,
+                 cwd: Optional[Path] = None) -> None:
         self.worker_cmd = list(worker_cmd)
         self.items = items
-        self.n = len(items)
+        self.n = len(items) if items is not None else 0
+        self.plan: Optional[Dict[str, Any]] = None
+        self.cwd = cwd
         self.workdir = workdir
         self.timeout = timeout
         self.startup_timeout = startup_timeout
-        self.jobs = max(1, jobs)
+        self.jobs = max(1, jobs) if items is not None else 1
         self.order = list(range(self.n)) if order is None else order
         self.poll = poll
         self.env = env
@@ -174,6 +206,8 @@ class Supervisor:
         self.spawned = 0
         self.workers: List[_Worker] = []
         self.log_path = workdir / "worker-0.log"  # the log worth showing: the latest one that failed
+        self.failure: Optional[str] = None       # why the items left were failed, when they were
+        self.died_collecting: Optional[str] = None   # what the last worker that died was collecting
 
     def _spawn(self) -> _Worker:
         env = dict(os.environ if self.env is None else self.env)
@@ -195,7 +229,8 @@ class Supervisor:
         try:
             with open(log_path, "a", encoding="utf-8") as log:
                 proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                        env=env, cwd=items_dir, pass_fds=(w,), start_new_session=True)
+                                        env=env, cwd=self.cwd or items_dir, pass_fds=(w,),
+                                        start_new_session=True)
         finally:
             os.close(w)
         worker = _Worker(proc, r, items_dir, log_path)
@@ -229,10 +264,13 @@ class Supervisor:
             return
         i = queue.pop(0)
         w.current, w.since, w.begun = i, time.monotonic(), False
-        # "next" is the item this worker is likely to run after this one (the next in the
-        # queue): a pytest worker tears down module fixtures by it.  If the worker died,
-        # its end of file comes next and records the item as a crash.
-        w.send(json.dumps({"i": i, "next": queue[0] if queue else None}) + "\n")
+        # "key" is the item itself (a restarted worker finds it by name); "next" is the item
+        # this worker is likely to run after this one (the next in the queue): a pytest
+        # worker tears down module fixtures by it.  If the worker died, its end of file
+        # comes next and the item goes back to the queue or is recorded as a crash.
+        nxt = queue[0] if queue else None
+        w.send(json.dumps({"i": i, "key": self.items[i], "next": nxt,
+                           "next_key": None if nxt is None else self.items[nxt]}) + "\n")
         if self.notify:
             self.notify("start", i, None)
 
@@ -240,8 +278,9 @@ class Supervisor:
         """Run every item; when this returns, :attr:`outcomes` has one per item."""
         queue = list(self.order)
         failed_starts = 0
-        while queue or any(w.current is not None for w in self.workers):
-            want = min(self.jobs, len(queue) + sum(w.current is not None for w in self.workers))
+        while queue or any(w.current is not None for w in self.workers) or self.items is None:
+            want = 1 if self.items is None else min(
+                self.jobs, len(queue) + sum(w.current is not None for w in self.workers))
             while len(self.workers) < want:
                 self._spawn()
             ready, _, _ = _select.select([w.fd for w in self.workers], [], [], self.poll)
@@ -259,6 +298,8 @@ class Supervisor:
                         self.restarts += 1
                         failed_starts = 0
                     elif w.current is not None or not w.ready:
+                        if self.items is None and w.collecting:
+                            self.died_collecting = w.collecting
                         # Died before it began an item (while starting, or before reading its
                         # assignment): the item goes back to the queue, not charged a crash.
                         if w.current is not None:
@@ -269,6 +310,8 @@ class Supervisor:
                         if failed_starts >= 2:
                             tail = "\n".join(log_tail(w.log))
                             self._retire(w, kill=True)
+                            if w.collecting and self.items is None:
+                                tail = f"it died while collecting {w.collecting}\n{tail}"
                             self._fail_rest(queue, f"worker could not start: {signal_name(rc)}\n{tail}")
                             return
                     self._retire(w, kill=True)
@@ -291,6 +334,15 @@ class Supervisor:
         kind = ev.get("event")
         if kind == "meta":
             self.meta = self.meta or ev
+        elif kind == "collecting":
+            w.collecting = ev.get("name")
+        elif kind == "plan":
+            if self.items is None:
+                self.plan = ev
+                self.items = [list(k) for k in ev["items"]]
+                self.n = len(self.items)
+                self.order = list(range(self.n))
+                queue.extend(self.order)
         elif kind == "ready":
             w.ready = True
             self._assign(w, queue)
@@ -319,6 +371,9 @@ class Supervisor:
 
     def _fail_rest(self, queue: List[int], reason: str) -> None:
         self.close()
+        self.failure = reason
+        if self.items is None:          # nothing was announced: nothing to record, the reason stays
+            self.items = []
         for i in range(self.n):
             if i not in self.outcomes:
                 self._record(i, Status.CRASH, reason)

@@ -229,7 +229,7 @@ def worker_main(argv: Optional[List[str]] = None) -> int:
     os.chdir(os.path.realpath(args.items_dir))
     items = plan["items"]
 
-    def run(i: int, _next: Optional[int]) -> Dict[str, Any]:
+    def run(i: int, _assignment: Dict[str, Any]) -> Dict[str, Any]:
         case = by_id.get(items[i][0])
         t1 = time.perf_counter()
         if case is None:

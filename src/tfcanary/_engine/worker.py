@@ -6,13 +6,15 @@ A worker is started by :class:`tfcanary._engine.supervise.Supervisor` as
 once), writes the events of the protocol as JSON lines to the pipe ``N``:
 
 - ``meta`` (with ``--meta``): the environment's metadata, once;
+- ``plan`` (when the supervisor was given no items: a test suite's worker, once
+  pytest collected): ``items``, and whatever else the tool reports with them;
 - ``ready``: set up, waiting for items;
 - per item ``start`` then ``outcome`` (the outcome as a dict);
 - ``done`` at the end of its input.
 
-and reads one assignment per line on stdin, ``{"i": 3, "next": 4}`` (``i``
-indexes the plan's items; ``next`` is the item that will probably follow, or
-null).  An item that crashes or hangs the worker is known by its ``start``
+and reads one assignment per line on stdin, ``{"i": 3, "key": [...], "next": 4,
+"next_key": [...]}`` (``i`` indexes the plan's items and ``key`` is that item;
+``next`` is the item that will probably follow, or null).  An item that crashes or hangs the worker is known by its ``start``
 without an ``outcome``.  Every worker dies with its supervisor
 (:func:`tfcanary._engine.supervise.die_with_parent`).  TensorFlow's log output
 goes to the worker's stdout and stderr, which the supervisor sends to a log file.
@@ -29,7 +31,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional
 
 from tfcanary._engine import supervise
 
@@ -67,25 +69,31 @@ def start(args: argparse.Namespace) -> Dict[str, Any]:
         return json.load(f)
 
 
-# run(i, next) -> the outcome of item i as a dict
-RunItem = Callable[[int, Optional[int]], Dict[str, Any]]
+# run(i, assignment) -> the outcome of item i as a dict (the assignment as read: key, next, next_key)
+RunItem = Callable[[int, Dict[str, Any]], Dict[str, Any]]
 
 
-def serve(events: Events, run: RunItem) -> None:
-    """Say ``ready``, then run each assignment read from stdin until its end."""
-    events.emit({"event": "ready"})
+def assignments(stream: Optional[IO[str]] = None) -> Iterator[Dict[str, Any]]:
+    """The assignments read from ``stream`` (stdin), one JSON object a line, until its end."""
+    stream = stream or sys.stdin
     while True:
-        line = sys.stdin.readline()
+        line = stream.readline()
         if not line:
-            break
-        if not line.strip():
-            continue
-        msg = json.loads(line)
+            return
+        if line.strip():
+            yield json.loads(line)
+
+
+def serve(events: Events, run: RunItem, stream: Optional[IO[str]] = None, close: bool = True) -> None:
+    """Say ``ready``, then run each assignment read from ``stream`` (stdin) until its end."""
+    events.emit({"event": "ready"})
+    for msg in assignments(stream):
         i = int(msg["i"])
         events.emit({"event": "start", "i": i})
-        events.emit({"event": "outcome", "i": i, "outcome": run(i, msg.get("next"))})
-    events.emit({"event": "done"})
-    events.close()
+        events.emit({"event": "outcome", "i": i, "outcome": run(i, msg)})
+    if close:
+        events.emit({"event": "done"})
+        events.close()
 
 
 def import_tensorflow() -> tuple:
@@ -125,7 +133,7 @@ def probe_worker_main(argv: Optional[List[str]] = None) -> int:
     driver = modes.Driver(tf, keras, np)
     items = plan["items"]
 
-    def run(i: int, _next: Optional[int]) -> Dict[str, Any]:
+    def run(i: int, _assignment: Dict[str, Any]) -> Dict[str, Any]:
         case_id, variant, mode = items[i]
         case = by_id.get(case_id)
         if case is None:

@@ -18,6 +18,7 @@ the JSON files back for the reports.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import re
 import sys
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .. import results
+from .. import diff, results
 from ..envs import index as _index
 from ..errors import UserError
 from . import path as _path
@@ -37,40 +38,66 @@ SCHEMA = 1
 KIND = "bisect"
 
 
+def outcome_at(key: Key, outcomes: Dict[Key, Dict[str, object]]) -> Optional[Dict[str, object]]:
+    """The outcome of ``key`` in ``outcomes``; for a test whose module did not collect there,
+    that module's outcome (as :func:`tfcanary.diff.expand_collection` compares it)."""
+    if key in outcomes or key[1] != diff.TEST_VARIANT:
+        return outcomes.get(key)
+    failed = sorted((k[0] for k, o in outcomes.items() if k[2] == diff.COLLECT_MODE
+                     and o.get("status") in diff.FAILED), key=len, reverse=True)
+    owner = diff.collector_of(key[0], failed)
+    return None if owner is None else outcomes[(owner, diff.TEST_VARIANT, diff.COLLECT_MODE)]
+
+
 def select_keys(cases: Sequence[str], select: Sequence[str], a: _path.Endpoint,
-                b: _path.Endpoint, only: Optional[Key] = None, high_risk: bool = False) -> List[Key]:
+                b: _path.Endpoint, only: Optional[Key] = None, high_risk: bool = False,
+                tests: bool = False) -> List[Key]:
     """The (case, variant, mode) to bisect: those of the selected corpus (or ``only``) whose
     outcomes differ between A's and B's results files; all of them when either has none.
-    ``high_risk`` keeps the changes the upgrade report ranks high (newly failing, another
-    exception class, became a crash or a timeout); it needs both results files."""
+    With ``tests`` (a suite), the tests in A's or B's results count too (selected by node id,
+    prefix or substring); a test whose module did not collect at one end is compared with that
+    module's outcome.  ``high_risk`` keeps the changes the upgrade report ranks high (newly
+    failing, no longer collecting, another exception class, became a crash or a timeout); it
+    needs both results files."""
     from .. import corpus as _corpus
 
-    c = _corpus.load(list(cases)).select(list(select))
-    universe = [(case.id, v, m) for case in c.cases for v in ("broken", "fixed")
-                if v in case.variants for m in case.modes]
+    universe: List[Key] = []
+    if cases:
+        c = _corpus.load(list(cases)).select(list(select))
+        universe = [(case.id, v, m) for case in c.cases for v in ("broken", "fixed")
+                    if v in case.variants for m in case.modes]
+    if tests:
+        seen = {k for end in (a, b) for k in (end.outcomes or {})
+                if k[1] == diff.TEST_VARIANT and k[2] != diff.COLLECT_MODE}
+        universe += sorted(k for k in seen if not select or any(_test_selected(p, k[0]) for p in select))
     if only is not None:
-        if only not in universe:
+        if only not in universe and not (tests and only[1] == diff.TEST_VARIANT):
             raise UserError(f"Expected a case, variant and mode of the corpus in {', '.join(cases)}. "
                             f"Received: {'/'.join(only)} (not in the corpus; `tfcanary list` lists it).")
         return [only]
     if a.outcomes is None or b.outcomes is None:
-        if high_risk:
-            raise UserError("Expected results files for both ends with --high-risk (it ranks the changes "
-                            f"between them). Received: pins for {a.name if a.outcomes is None else b.name}.")
+        if high_risk or tests:
+            raise UserError("Expected results files for both ends with --high-risk or --pytest (the changes "
+                            f"are read from them). Received: pins for {a.name if a.outcomes is None else b.name}.")
         return universe
-    keys = [k for k in universe if k in a.outcomes and k in b.outcomes
-            and Obs.of(a.outcomes[k]) != Obs.of(b.outcomes[k])]
+    ends = {k: (outcome_at(k, a.outcomes), outcome_at(k, b.outcomes)) for k in universe}
+    keys = [k for k in universe if None not in ends[k] and Obs.of(ends[k][0]) != Obs.of(ends[k][1])]
     if high_risk:
-        from .. import diff
-
         def risk(k: Key) -> str:
-            x, y = Obs.of(a.outcomes[k]), Obs.of(b.outcomes[k])  # type: ignore[index]
+            x, y = Obs.of(ends[k][0]), Obs.of(ends[k][1])  # type: ignore[arg-type]
             change = diff._classify(x.status, y.status, x.exc or "", y.exc or "", x.fingerprint or "",
                                     y.fingerprint or "", compare_fingerprints=True)
             return diff.CHANGES[change][0]
 
         keys = [k for k in keys if risk(k) == "high"]
     return keys
+
+
+def _test_selected(pattern: str, nodeid: str) -> bool:
+    import fnmatch
+
+    return (nodeid == pattern or nodeid.startswith(pattern.rstrip("/:") + ("::" if ".py" in pattern else "/"))
+            or fnmatch.fnmatchcase(nodeid, pattern) or pattern.lower() in nodeid.lower())
 
 
 def slug(name: str) -> str:
@@ -82,30 +109,47 @@ def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[s
         timeout: float = 120.0,
         python: str = DEFAULT_PYTHON, out_dir: Optional[str] = None,
         index: Optional[_index.Index] = None, workspace: Optional[Workspace] = None,
-        with_specs: Sequence[str] = (), log: Callable[[str], None] = print) -> Tuple[Path, Path]:
+        with_specs: Sequence[str] = (), tests: Sequence[str] = (), pytest_args: str = "",
+        reset: bool = True, log: Callable[[str], None] = print) -> Tuple[Path, Path]:
     """Bisect A -> B and write ``<out_dir>/<A>--<B>.json`` and ``.md`` (out_dir: ``<results>/bisect``).
 
     ``with_specs``: the user's own packages (``-e .``, ``-r requirements.txt``),
-    installed at every point as ``tfcanary run --with`` does."""
+    installed at every point as ``tfcanary run --with`` does; ``tests``: a suite's paths, run
+    with pytest at every point for the tests to bisect (``pytest_args``, ``reset`` as for
+    ``tfcanary run``)."""
     t0 = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     a = _path.endpoint(a_spec, results_dirs)
     b = _path.endpoint(b_spec, results_dirs)
-    keys = select_keys(cases, select, a, b, only, high_risk)
+    index = index or _index.Index(python=python)
+    if workspace is None:
+        from ..envs.install import with_install_args
+
+        workspace = Workspace(cases, python=python, timeout=timeout, log=log,
+                              with_args=with_install_args(with_specs, Path.cwd()), tests=tests,
+                              pytest_args=pytest_args, reset=reset)
+    if tests and only is None:
+        # Pins at an end: which tests differ is seen by running the whole suite there first.
+        ends = []
+        for name, end in (("A", a), ("B", b)):
+            if end.outcomes is None:
+                log(f"{name}: {_path.pins_text(end.pins)}: running the whole suite to see what differs")
+                got = workspace.probe(end.pins, [], everything=True)
+                if got is None:
+                    raise UserError(f"Expected endpoint {name} to install and run the suite. Received: a "
+                                    f"failure: {workspace.runs[end.pins].message[-1500:]}")
+                end = dataclasses.replace(end, outcomes=got)
+            ends.append(end)
+        a, b = ends
+    keys = select_keys(cases, select, a, b, only, high_risk, tests=bool(tests))
     log(f"A: {_path.pins_text(a.pins)}; B: {_path.pins_text(b.pins)}; "
         f"{len(keys)} (case, variant, mode) to bisect")
-    index = index or _index.Index(python=python)
     try:
         path = _path.build_path(a.pins, b.pins, index)
     except _index.IndexUnreachable as exc:
         raise UserError(str(exc)) from None
     log(f"path: {len(path.points)} points from A to B, one package per step"
         + (f"; no wheel for Python {python} here: {', '.join(path.no_wheel)}" if path.no_wheel else ""))
-    if workspace is None:
-        from ..envs.install import with_install_args
-
-        workspace = Workspace(cases, python=python, timeout=timeout, log=log,
-                              with_args=with_install_args(with_specs, Path.cwd()))
     ws = workspace
     probed: List[int] = []
 
@@ -115,7 +159,9 @@ def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[s
         log(f"[{len(probed)}] point {i}/{len(path.points) - 1} {_path.pins_text(pins)}: "
             f"{len({k[0] for k in ks})} case(s) for {len(ks)} transition(s)")
         got = ws.probe(pins, ks) if ks else {}
-        return None if got is None else {k: Obs.of(o) for k, o in got.items()}
+        if got is None:
+            return None
+        return {k: Obs.of(o) for k in ks for o in [outcome_at(k, got)] if o is not None}
 
     findings = search(len(path.points), keys, probe) if keys else []
     doc = {
@@ -123,6 +169,7 @@ def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[s
         "wall_s": round(time.perf_counter() - t0, 1),
         "a": a.to_dict(), "b": b.to_dict(), "python": python, "index": index.url,
         "cases": [str(c) for c in cases], "select": list(select), "with": list(with_specs),
+        "pytest": list(tests),
         "only": None if only is None else list(only), "high_risk": high_risk,
         "environments_probed": len(set(probed)), "probes": len(probed),
         "environments_built": sum(1 for r in ws.runs.values()

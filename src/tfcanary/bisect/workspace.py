@@ -73,13 +73,16 @@ class Workspace:
     ``with_args``: the user's own packages (``uv pip install`` arguments with
     absolute paths, :func:`tfcanary.envs.install.with_install_args`), installed
     at every point with TensorFlow and Keras held; environments built with them
-    are kept apart from those built without.  The probe runs in ``cwd`` (the
-    folder the bisection was started in).
+    are kept apart from those built without.  ``tests``: a suite's paths: the
+    tests among the keys run with pytest (installed where missing), merged into
+    the same results as the cases.  Both run in ``cwd`` (the folder the
+    bisection was started in: pytest's rootdir).
     """
 
     def __init__(self, cases: Sequence[str], python: str = DEFAULT_PYTHON, timeout: float = 120.0,
                  root: Optional[Path] = None, log=print, with_args: Sequence[str] = (),
-                 cwd: Optional[Path] = None) -> None:
+                 cwd: Optional[Path] = None, tests: Sequence[str] = (), pytest_args: str = "",
+                 reset: bool = True) -> None:
         self.cases = [str(Path(c).resolve()) for c in cases]
         self.python = python
         self.timeout = timeout
@@ -87,6 +90,7 @@ class Workspace:
         self.log = log
         self.with_args = list(with_args)
         self.cwd = Path(cwd) if cwd else Path.cwd()
+        self.tests, self.pytest_args, self.reset = list(tests), pytest_args, reset
         self.runs: Dict[Pins, PointRun] = {}
         self._pythons: Dict[Pins, Path] = {}
 
@@ -110,6 +114,10 @@ class Workspace:
             return None
         inst = _install.install(entry, venv, pins=nightly_pins or None, with_args=self.with_args)
         run.install_s, run.reused = inst.seconds, inst.reused
+        if inst.ok and self.tests:
+            version, message = _install.ensure(python, entry, "pytest")
+            if version is None:
+                inst.ok, inst.message = False, f"pytest could not be installed:\n{message}"
         if not inst.ok:
             run.state, run.message = "install-failed", inst.message[-3000:]
             shutil.rmtree(venv, ignore_errors=True)
@@ -117,8 +125,10 @@ class Workspace:
         self._pythons[pins] = python
         return python
 
-    def probe(self, pins: Pins, keys: Sequence[Key]) -> Optional[Dict[Key, Dict[str, object]]]:
-        """The outcomes of ``keys``' cases at ``pins``, or None when it cannot be installed or probed."""
+    def probe(self, pins: Pins, keys: Sequence[Key],
+              everything: bool = False) -> Optional[Dict[Key, Dict[str, object]]]:
+        """The outcomes of ``keys``' cases and tests at ``pins`` (``everything``: the whole corpus
+        and suite), or None when it cannot be installed or probed."""
         run = self.runs.setdefault(pins, PointRun())
         if run.state in ("install-failed", "probe-failed"):
             return None
@@ -130,20 +140,32 @@ class Workspace:
         work = Path(tempfile.mkdtemp(prefix="tfcanary-bisect-"))
         try:
             out = work / "out.json"
-            args = ["--label", env_name(pins, self.python), "--out", str(out),
-                    "--timeout", str(self.timeout), "--env-json", json.dumps(entry.to_dict())]
-            for c in self.cases:
-                args += ["--cases", c]
-            for case in sorted({k[0] for k in keys}):
-                args += ["--select", case]
+            common = ["--label", env_name(pins, self.python), "--out", str(out),
+                      "--timeout", str(self.timeout), "--env-json", json.dumps(entry.to_dict())]
+            tests = sorted({k[0] for k in keys if k[1] == "test"})
+            cases = sorted({k[0] for k in keys if k[1] != "test"})
+            steps = []
+            if cases or (everything and self.cases):
+                steps.append(("probe", common + [a for c in self.cases for a in ("--cases", c)]
+                              + [a for c in cases for a in ("--select", c)]))
+            if tests or (everything and self.tests):
+                steps.append(("suite", common + [a for p in self.tests for a in ("--pytest", p)]
+                              + (["--pytest-args", self.pytest_args] if self.pytest_args else [])
+                              + ([] if self.reset else ["--no-reset"]) + ["--no-progress"]
+                              + [a for t in tests for a in ("--select", t)]))
             t0 = time.perf_counter()
-            proc = launch.launch(python, "probe", args, env=dict(entry.env), cwd=self.cwd, capture=True)
+            proc = None
+            for tool, args in steps:
+                proc = launch.launch(python, tool, args, env=dict(entry.env), cwd=self.cwd, capture=True)
+                if proc.returncode not in (0, 1):
+                    break
             run.probe_s += round(time.perf_counter() - t0, 2)
             run.probes += 1
             doc = results.read(out) if out.exists() else None
             if doc is None or doc.get("status") != "ok":
                 run.state = "probe-failed"
-                run.message = ((doc or {}).get("message") or proc.stderr or proc.stdout or "")[-3000:]
+                said = (proc.stderr or proc.stdout or "") if proc is not None else ""
+                run.message = ((doc or {}).get("message") or said)[-3000:]
                 self.log(f"  {pins_text(pins)}: probe failed")
                 return None
         finally:

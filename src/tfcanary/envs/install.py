@@ -15,12 +15,13 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..matrix import Entry
 
@@ -318,6 +319,33 @@ def install_with(uv: str, python: Path, entry: Entry,
         return proc
     finally:
         os.unlink(constraints)
+
+
+def installed_version(python: os.PathLike, name: str) -> Optional[str]:
+    """The version of distribution ``name`` in the environment of ``python``, or None."""
+    proc = subprocess.run([uv_binary(), "pip", "show", "--python", str(python), name],
+                          capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("Version:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def ensure(python: os.PathLike, entry: Entry, requirement: str) -> Tuple[Optional[str], str]:
+    """Install ``requirement`` (``pytest``) unless the environment already has it (the
+    user's ``--with`` may pin it), holding TensorFlow and Keras as :func:`install_with` does.
+
+    Returns (the version now installed or None, the installer's message when it failed).
+    It is not part of the environment's marker: a run without it reuses the environment.
+    """
+    name = re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0]
+    found = installed_version(python, name)
+    if found:
+        return found, ""
+    proc = install_with(uv_binary(), Path(python), entry, [requirement])
+    if proc.returncode != 0:
+        return None, (proc.stderr or proc.stdout).strip()
+    return installed_version(python, name), ""
 
 
 def _empty(uv: str, python: Path) -> None:

@@ -41,7 +41,7 @@ ENGINE_MODULES = ("__init__.py", "case.py", "corpus.py", "errors.py", "fingerpri
                   "results.py")
 ENGINE_PACKAGE = "_engine"
 MAIN = f"tfcanary/{ENGINE_PACKAGE}/main.py"
-TOOLS = ("probe", "time")
+TOOLS = ("probe", "time", "suite")
 _KEEP_DAYS = 30          # engine copies of other tfcanary versions unused this long are removed
 _HOST_VARIABLES = ("PYTHONPATH", "PYTHONHOME")
 
@@ -94,7 +94,7 @@ def _prune(base: Path, keep: Path) -> None:
 
 def command(python: os.PathLike, tool: str, args: Sequence[str] = (),
             root: Optional[Path] = None) -> List[str]:
-    """The command line that runs engine ``tool`` (``probe``, ``time``) with ``python``."""
+    """The command line that runs engine ``tool`` (``probe``, ``time``, ``suite``) with ``python``."""
     if tool not in TOOLS:
         raise ValueError(f"Expected an engine tool, one of {TOOLS}. Received: {tool!r}")
     return [str(python), str((root or engine_root()) / MAIN), tool, *map(str, args)]

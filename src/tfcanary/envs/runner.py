@@ -1,11 +1,14 @@
-"""``tfcanary run``: probe (and time) a corpus in chosen environments.
+"""``tfcanary run``: probe a corpus, and run a test suite, in chosen environments.
 
     tfcanary run --cases cases --env tf2.15 --env tf2.21 --with -e .
+    tfcanary run --pytest tests --env tf2.15 --env tf2.21 --with -e .
 
 The pipeline (:func:`run`): resolve the labels -> per environment
 (:func:`run_env`): create or reuse it (:mod:`tfcanary.envs.install`), install
-the user's packages, start the probe with :mod:`tfcanary.envs.launch`, record
-where the corpus is, and with ``speed`` start the timer -> write
+the user's packages, start the probe with :mod:`tfcanary.envs.launch`, then
+with ``pytest`` the suite (pytest installed when the environment lacks it; its
+outcomes merge into the same results file), record where the corpus and the
+tests are, and with ``speed`` start the timer -> write
 ``reports/index.html`` -> print the summary.  Results and reports go to the
 working directory; environments to the cache (:func:`tfcanary.envs.install.cache_dir`),
 or to ``venv`` for one environment: the noxfile's environment sessions run this
@@ -37,7 +40,7 @@ Echo = Callable[[str], None]
 class RunOptions:
     """What ``tfcanary run`` was asked for (the CLI's options, paths as given)."""
 
-    cases: List[str] = dataclasses.field(default_factory=lambda: ["cases"])
+    cases: List[str] = dataclasses.field(default_factory=list)   # none and no pytest: ["cases"]
     labels: List[str] = dataclasses.field(default_factory=list)
     with_specs: List[str] = dataclasses.field(default_factory=list)
     select: List[str] = dataclasses.field(default_factory=list)
@@ -55,6 +58,9 @@ class RunOptions:
     workloads: List[str] = dataclasses.field(default_factory=list)
     timer_args: List[str] = dataclasses.field(default_factory=list)
     cwd: Optional[str] = None                   # where relative paths start (default: the working directory)
+    pytest: List[str] = dataclasses.field(default_factory=list)   # test paths or node ids (a suite)
+    pytest_args: str = ""                       # more pytest arguments, one shell-quoted string
+    reset: bool = True                          # the hermetic reset between tests
 
 
 def case_args(cases: Sequence[os.PathLike]) -> List[str]:
@@ -81,13 +87,14 @@ def relative(path: os.PathLike, cwd: os.PathLike) -> str:
 
 
 def stamp_corpus(out: os.PathLike, cases: Sequence[os.PathLike], snapshots: Optional[os.PathLike],
-                 cwd: os.PathLike, with_specs: Sequence[str] = ()) -> None:
+                 cwd: os.PathLike, with_specs: Sequence[str] = (), tests: Sequence[str] = ()) -> None:
     """Record in the results file ``out`` which corpus it came from and where its snapshots are,
     and rewrite the machine's paths out of it.
 
-    ``corpus.paths`` and ``corpus.snapshots`` are relative to ``cwd`` (the folder
-    the run started in, from which ``check`` is run too); ``snapshots`` defaults
-    to ``<first case folder>/snapshots``.  The working directory, the cache and
+    ``corpus.paths`` (and ``corpus.pytest``, the test paths) and
+    ``corpus.snapshots`` are relative to ``cwd`` (the folder the run started in,
+    from which ``check`` is run too); ``snapshots`` defaults to ``<first case
+    folder>/snapshots``, or ``<first test folder>/snapshots`` for a suite alone.  The working directory, the cache and
     the home folder are rewritten out of the install command, the package list
     (an editable install is listed with its path) and messages (tracebacks
     quoted in messages name the user's files): results are portable.
@@ -96,9 +103,11 @@ def stamp_corpus(out: os.PathLike, cases: Sequence[os.PathLike], snapshots: Opti
     if not out.exists():
         return
     doc = results.read(out)
-    snaps = snapshots if snapshots is not None else Path(cases[0]) / "snapshots"
+    snaps = snapshots if snapshots is not None else default_snapshots(cases, tests, cwd)
     doc["corpus"] = {"paths": [relative(c, cwd) for c in cases], "snapshots": relative(snaps, cwd),
                      "with": list(with_specs)}
+    if tests:
+        doc["corpus"]["pytest"] = list(tests)
     scrub = scrubber(cwd)
     inst = doc.get("install") or {}
     if isinstance(inst.get("command"), list):
@@ -110,6 +119,14 @@ def stamp_corpus(out: os.PathLike, cases: Sequence[os.PathLike], snapshots: Opti
         if isinstance(o.get("message"), str):
             o["message"] = scrub(o["message"])
     results.write(out, doc)
+
+
+def default_snapshots(cases: Sequence[os.PathLike], tests: Sequence[str], cwd: os.PathLike) -> Path:
+    """``<first case folder>/snapshots``; for a suite alone ``<first test folder>/snapshots``."""
+    if cases:
+        return Path(cases[0]) / "snapshots"
+    first = Path(cwd) / tests[0].split("::", 1)[0]
+    return (first if first.is_dir() else first.parent) / "snapshots"
 
 
 def scrubber(cwd: os.PathLike) -> Callable[[str], str]:
@@ -170,7 +187,11 @@ def run(opts: RunOptions, echo: Echo = print) -> int:
     entries = resolve(opts.labels)
     if opts.venv and len(entries) != 1:
         raise UsageError(f"Expected one --env with --venv. Received: {len(entries)} environments.")
-    folders = _folders(opts.cases or ["cases"], cwd, "--cases")
+    folders = _folders(opts.cases or ([] if opts.pytest else ["cases"]), cwd, "--cases")
+    for path in opts.pytest:
+        if not (cwd / path.split("::", 1)[0]).exists():
+            raise UsageError(f"Expected --pytest to name test files, folders or node ids. Received: {path} "
+                             f"({cwd / path.split('::', 1)[0]} not found).")
     workloads = _folders(opts.workloads, cwd, "--workloads")
     with_args = _install.with_install_args(opts.with_specs, cwd)
     for a in with_args:
@@ -230,29 +251,52 @@ def run_env(entry: matrix.Entry, venv: Path, opts: RunOptions, folders: List[Pat
     echo(f"{entry.label}: " + ("reused the installed environment" if inst.reused else
                                "installed" if inst.ok else "install failed") + f" in {inst.seconds:.1f} s")
     snapshots = cwd / opts.snapshots if opts.snapshots else None
+    if inst.ok and opts.pytest and opts.probe:
+        version, message = _install.ensure(python, entry, "pytest")
+        echo(f"{entry.label}: pytest {version}" if version else f"{entry.label}: pytest did not install")
+        if version is None:
+            inst = dataclasses.replace(inst, ok=False, message=f"pytest could not be installed:\n{message}")
     if not inst.ok:
         if opts.probe:
             results.write(out, install_failed_doc(entry, inst))
-            stamp_corpus(out, folders, snapshots, cwd, opts.with_specs)
+            stamp_corpus(out, folders, snapshots, cwd, opts.with_specs, opts.pytest)
         echo(f"{entry.label}: install failed, recorded in {relative(out, cwd)}:\n{inst.message[-2000:]}")
         return 1
     rc = 0
     if opts.probe:
         install_doc = dict(inst.to_dict(), command=[scrubber(cwd)(a) for a in inst.command])
-        args = [*case_args(folders), "--label", entry.label, "--out", str(out),
-                "--env-json", json.dumps(entry.to_dict()), "--install-json", json.dumps(install_doc),
-                "--timeout", str(opts.timeout), *probe_options(opts.select, opts.shuffle, opts.jobs)]
-        echo(f"{entry.label}: probing {' '.join(relative(f, cwd) for f in folders)} -> {relative(out, cwd)}")
-        sys.stdout.flush()
-        rc = launch.launch(python, "probe", args, env=dict(entry.env), cwd=cwd).returncode
-        if rc == 2:
-            return 2       # the probe refused its arguments and wrote nothing: neither do we
-        stamp_corpus(out, folders, snapshots, cwd, opts.with_specs)
-        rc = 0 if rc == 0 else 1
+        common = ["--label", entry.label, "--out", str(out), "--env-json", json.dumps(entry.to_dict()),
+                  "--install-json", json.dumps(install_doc), "--timeout", str(opts.timeout)]
+        steps = []
+        # With both a corpus and a suite, a --select pattern may name either kind of item.
+        partial = ["--partial-select"] if folders and opts.pytest and opts.select else []
+        if folders:
+            echo(f"{entry.label}: probing {' '.join(relative(f, cwd) for f in folders)} -> {relative(out, cwd)}")
+            steps.append(("probe", [*case_args(folders), *common, *partial,
+                                    *probe_options(opts.select, opts.shuffle, opts.jobs)]))
+        if opts.pytest:
+            echo(f"{entry.label}: running pytest {' '.join(opts.pytest)} -> {relative(out, cwd)}")
+            steps.append(("suite", suite_args(opts) + common + partial))
+        for tool, args in steps:
+            sys.stdout.flush()
+            code = launch.launch(python, tool, args, env=dict(entry.env), cwd=cwd).returncode
+            if code == 2:
+                return 2   # refused its arguments and wrote nothing: neither do we
+            rc = max(rc, 0 if code == 0 else 1)
+        stamp_corpus(out, folders, snapshots, cwd, opts.with_specs, opts.pytest)
     if opts.speed:
         rc = max(rc, time_env(entry, python, folders + workloads, out_dir / "speed" / f"{entry.label}.json",
                               opts, cwd, echo))
     return rc
+
+
+def suite_args(opts: RunOptions) -> List[str]:
+    """The suite's own options: test paths, pytest's arguments, the selection, the reset."""
+    args = [a for p in opts.pytest for a in ("--pytest", p)]
+    if opts.pytest_args:
+        args += ["--pytest-args", opts.pytest_args]
+    args += [a for pattern in opts.select for a in ("--select", pattern)]
+    return args + ([] if opts.reset else ["--no-reset"])
 
 
 def time_env(entry: matrix.Entry, python: Path, corpus: List[Path], out: Path, opts: RunOptions,

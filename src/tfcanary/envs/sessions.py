@@ -48,6 +48,9 @@ def parse(posargs: Sequence[str], invoked_from: Optional[str], root: Path) -> ar
     ap.add_argument("--speedups")
     ap.add_argument("--snapshots")
     ap.add_argument("--update", action="store_true")
+    ap.add_argument("--pytest", action="append", default=[])
+    ap.add_argument("--pytest-args", default="")
+    ap.add_argument("--no-reset", action="store_true")
     try:
         opts, unknown = ap.parse_known_args(list(posargs))
         if unknown:
@@ -59,6 +62,7 @@ def parse(posargs: Sequence[str], invoked_from: Optional[str], root: Path) -> ar
     base = Path(invoked_from or root)
     opts.results_dir = (base / opts.results_dir).resolve()
     opts.cases = [(base / c).resolve() for c in opts.cases]
+    opts.invoked_from = base
     if opts.snapshots:
         opts.snapshots = (base / opts.snapshots).resolve()
     if opts.speedups:
@@ -76,6 +80,10 @@ def env_options(posargs: Sequence[str], invoked_from: Optional[str], root: Path)
     unknown_words = sorted(set(opts.words) - {"gpu"})
     if unknown_words:
         raise UsageError(f"Expected options like 'gpu' or '--select ID'. Received: {unknown_words}")
+    for path in opts.pytest:
+        if not (opts.invoked_from / path.split("::", 1)[0]).exists():
+            raise UsageError(f"Expected --pytest to name test files, folders or node ids. Received: {path} "
+                             f"({opts.invoked_from / path.split('::', 1)[0]} not found).")
     for folder in opts.cases:
         if not folder.is_dir():
             raise UsageError(f"Expected --cases to name a folder of case modules. Received: {folder} "
@@ -87,15 +95,23 @@ def run_args(entry: Entry, opts: argparse.Namespace, venv: str, root: Path) -> L
     """``tfcanary run`` for one environment session: nox's virtual environment, results only.
 
     The built-in corpus records ``snapshots/`` as its snapshots; a ``--cases``
-    corpus its own ``<DIR>/snapshots``.  The nightly entry installs the exact
-    versions of ``nightly-pins.txt`` when the file is there.
+    corpus its own ``<DIR>/snapshots``.  ``--pytest`` runs a suite instead of
+    the built-in corpus (beside ``--cases`` when both are given); the session
+    runs it from where nox was started (pytest's rootdir).  The nightly entry
+    installs the exact versions of ``nightly-pins.txt`` when the file is there.
     """
     args = ["run", "--env", entry.label, "--venv", str(venv), "--results", str(opts.results_dir),
             "--no-report", "--timeout", f"{opts.timeout:g}"]
-    for folder in opts.cases or [root / "cases"]:
+    for folder in opts.cases or ([] if opts.pytest else [root / "cases"]):
         args += ["--cases", str(folder)]
-    if not opts.cases:
+    if not opts.cases and not opts.pytest:
         args += ["--snapshots", str(root / "snapshots")]
+    for path in opts.pytest:
+        args += ["--pytest", path]
+    if opts.pytest_args:
+        args += ["--pytest-args", opts.pytest_args]
+    if opts.no_reset:
+        args.append("--no-reset")
     for pattern in opts.select:
         args += ["--select", pattern]
     for name in ("shuffle", "jobs"):

@@ -104,7 +104,7 @@ def snapshot_frame(doc: Dict[str, Any]):
 
     rows = []
     for key, e in doc["outcomes"].items():
-        case, variant, mode = key.split("/")
+        case, variant, mode = key.rsplit("/", 2)     # a test's node id holds "/" itself
         rows.append({"case": case, "variant": variant, "mode": mode, "status": e["status"],
                      "short_type": e.get("exc_type"), "fingerprint": e.get("fingerprint")})
     return pd.DataFrame(rows, columns=["case", "variant", "mode", "status", "short_type", "fingerprint"])

@@ -78,10 +78,22 @@ def load(paths: Sequence[os.PathLike]) -> Results:
             k = (str(e.get("file", "")), e.get("line"), str(e.get("message", "")))
             errors.setdefault(k, {"file": k[0], "line": k[1], "message": k[2], "envs": []})
             errors[k]["envs"].append(d["label"])
-    outcomes = diff.refingerprint(store._frame(rows, store.OUTCOME_COLUMNS))
+    outcomes = _stand_ins(diff.refingerprint(store._frame(rows, store.OUTCOME_COLUMNS)))
     return Results(envs, outcomes, pd.DataFrame(list(cases.values()),
                                                  columns=CASE_COLUMNS + ["has_claim"]),
                    leaked=leaked, corpus_errors=list(errors.values()))
+
+
+def _stand_ins(outcomes):
+    """Per environment, the tests seen elsewhere whose module did not collect there, as that
+    module's outcome (:func:`tfcanary.diff.expand_collection`): one row per test everywhere."""
+    import pandas as pd
+
+    if outcomes.empty or not (outcomes["mode"] == diff.COLLECT_MODE).any():
+        return outcomes
+    parts = [diff.expand_collection(outcomes[outcomes["env"] == env], outcomes[outcomes["env"] != env])
+             for env in outcomes["env"].unique()]
+    return pd.concat(parts, ignore_index=True)
 
 
 def template(template_name: str):

@@ -19,7 +19,7 @@ from ..results import write_text_atomic
 from .speed import speed_moves
 from .toolkit import SMALL_N, Results, load, pct, records, template
 
-HIGH = ("newly-failing", "class-changed", "became-crash", "became-timeout")
+HIGH = ("newly-failing", "stopped-collecting", "class-changed", "became-crash", "became-timeout")
 LOW = ("message-changed", "crash-to-error")
 FAILING = ("error", "crash", "timeout")
 
@@ -73,15 +73,64 @@ def group(rows: List[Dict[str, Any]], first_changed: Mapping[tuple, str]) -> Lis
 
 
 def verdict(a: str, b: str, t: Any, cases: Mapping[str, Any]) -> Dict[str, Any]:
-    """The one line a release manager pastes into a ticket, and its parts."""
+    """The one line a release manager pastes into a ticket, and its parts.
+
+    Cases and a team's own tests are counted apart (a test is one outcome, a
+    case several): "4 of 19 tests newly fail (2 no longer collect) ..." first
+    when there are tests, then the cases' sentence."""
     compared = t[~t["change"].isin(["added", "removed"])]
+    tests = compared[compared["variant"] == diff.TEST_VARIANT]
+    corpus = compared[compared["variant"] != diff.TEST_VARIANT]
+    high = compared[compared["risk"] == "high"]
+    low = compared[compared["risk"] == "low"]
+    level = "high risk" if len(high) else "low risk" if len(low) else "no change in outcomes"
+    parts = _test_parts(tests, b) if len(tests) else []
+    parts += _case_parts(corpus, b) if len(corpus) or not len(tests) else []
+    fixed = corpus[corpus["variant"] == "fixed"]
+    broken_fixes = sorted(fixed[fixed["b_status"].isin(FAILING)]["case"].unique())
+    line = f"{a} → {b}: {level}" + (" — " + "; ".join(parts) if parts else "")
+    return {"line": line, "level": level, "n_fixes": int(fixed["case"].nunique()),
+            "broken_fixes": broken_fixes}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _test_parts(tests: Any, b: str) -> List[str]:
+    """The tests' part of the verdict: newly failing (of which no longer collecting), another
+    exception class, a message only, now passing."""
+    per_test = tests[tests["mode"] != diff.COLLECT_MODE]
+    n = int(per_test["case"].nunique())
+    failing = per_test[per_test["change"].isin(("newly-failing", "stopped-collecting", "became-crash",
+                                                "became-timeout"))]
+    stopped = per_test[per_test["change"] == "stopped-collecting"]
+    other = per_test[per_test["change"] == "class-changed"]
+    msg = per_test[per_test["change"] == "message-changed"]
+    works = per_test[per_test["change"] == "now-works"]
+    parts = []
+    if len(failing):
+        parts.append(f"{failing['case'].nunique()} of {n} tests newly fail in {b}"
+                     + (f" ({stopped['case'].nunique()} no longer collect"
+                        f"{'s' if stopped['case'].nunique() == 1 else ''})" if len(stopped) else ""))
+    if len(other):
+        parts.append(f"{_plural(other['case'].nunique(), 'test')} raise another exception class")
+    if len(msg):
+        parts.append(f"{_plural(msg['case'].nunique(), 'test')} fail with another message")
+    if len(works):
+        parts.append(f"{_plural(works['case'].nunique(), 'test')} now pass")
+    if not parts:
+        parts.append(f"all {n} tests as before")
+    return parts
+
+
+def _case_parts(compared: Any, b: str) -> List[str]:
     n_cases = int(compared["case"].nunique())
     high = compared[compared["risk"] == "high"]
     low = compared[compared["risk"] == "low"]
     fixed = compared[compared["variant"] == "fixed"]
     fixed_cases = sorted(fixed["case"].unique())
     broken_fixes = sorted(fixed[fixed["b_status"].isin(FAILING)]["case"].unique())
-    level = "high risk" if len(high) else "low risk" if len(low) else "no change in outcomes"
     parts = []
     if len(high):
         parts.append(f"{high['case'].nunique()} of {n_cases} cases change their exception class or "
@@ -96,8 +145,7 @@ def verdict(a: str, b: str, t: Any, cases: Mapping[str, Any]) -> Dict[str, Any]:
                          f"({', '.join(broken_fixes[:5])}{', …' if len(broken_fixes) > 5 else ''})")
         else:
             parts.append(f"all {len(fixed_cases)} documented fixes still work")
-    line = f"{a} → {b}: {level}" + (" — " + "; ".join(parts) if parts else "")
-    return {"line": line, "level": level, "n_fixes": len(fixed_cases), "broken_fixes": broken_fixes}
+    return parts
 
 
 def context(res: Results, a: str, b: str, speedups: Optional[Any] = None,
@@ -118,7 +166,7 @@ def context(res: Results, a: str, b: str, speedups: Optional[Any] = None,
     for c in diff.counts(t):
         counts.append({**c, "pct": pct(c["n"], n) if c["change"] not in ("added", "removed") else "",
                        "by_variant": {v: int(by_variant.at[c["change"], v]) if v in by_variant else 0
-                                      for v in ("broken", "fixed")}})
+                                      for v in ("broken", "fixed", diff.TEST_VARIANT)}})
     rows = records(t)
     for r in rows:
         r["a_text"], r["b_text"] = diff.describe("a", r), diff.describe("b", r)
@@ -130,6 +178,7 @@ def context(res: Results, a: str, b: str, speedups: Optional[Any] = None,
     return {
         "a": envs[a], "b": envs[b], "n": n, "n_total": len(t), "small": n < SMALL_N,
         "n_cases": int(compared["case"].nunique()), "counts": counts,
+        "n_tests": int(compared[compared["variant"] == diff.TEST_VARIANT]["case"].nunique()),
         "verdict": verdict(a, b, t, cases),
         "n_high": len(high),
         "n_fixed_variant_high": sum(r["variant"] == "fixed" for r in high),
