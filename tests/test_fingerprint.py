@@ -363,7 +363,7 @@ def test_normalizer_version_is_part_of_fingerprint(monkeypatch):
 
 
 def test_normalizer_version():
-    assert fingerprint.NORMALIZER_VERSION == 2
+    assert fingerprint.NORMALIZER_VERSION == 3
 
 
 # If this fails, normalize() now gives different text for real messages:
@@ -433,6 +433,43 @@ def test_library_and_probe_frames_in_user_code_traces_are_dropped():
     assert a == b
     assert "control_flow.py" in a and "if tf.reduce_any(inputs < 0):" in a
     assert "_worker.py" not in a and "traceback_utils" not in a and "layer(t)" not in a
+
+
+def test_a_frame_without_source_line_takes_no_other_frame_with_it():
+    """TensorFlow's "was defined here:" lists frames without source lines.  Dropping a library
+    or engine frame there must not drop the user's frame after it, whatever the number of
+    engine frames before (version 2 dropped every second line)."""
+    def msg(engine_frames):
+        engine = "".join(f'        File "/c/engine/tfcanary/_engine/modes.py", line {100 + i}, in run\n'
+                         for i in range(engine_frames))
+        return ("in user code:\n    <tf.Tensor 'x:0'> was defined here:\n" + engine
+                + '        File "/env/lib/python3.11/site-packages/keras/src/engine/base_layer.py", line 1149, in __call__\n'
+                + '        File "/work/cases/control_flow.py", line 119, in call\n'
+                + '        File "/work/cases/control_flow.py", line 120, in call\n\n'
+                + "    The tensor cannot be accessed here.")
+    outs = {normalize(msg(n)) for n in (7, 8, 11)}
+    assert len(outs) == 1
+    [out] = outs
+    assert out.count('File "<path>/control_flow.py", line N, in call') == 2
+    assert "_engine" not in out and "base_layer" not in out
+
+
+def test_the_placeholders_results_write_for_the_users_folders_normalize_like_the_paths():
+    """Results rewrite the working directory to ./, the cache to $TFCANARY_CACHE and the home
+    folder to ~ when they are written: a fingerprint recomputed from the message kept there
+    is the one the engine computed from the message as raised."""
+    raw = ('in user code:\n\n    File "/home/u/.cache/tfcanary/engine/ab/tfcanary/_engine/modes.py", line 126, '
+           'in None  *\n        lambda t: layer(t)\n'
+           '    File "/home/u/proj/.venv/lib/python3.11/site-packages/keras/src/utils/traceback_utils.py", '
+           'line 70, in error_handler  **\n        raise e\n'
+           '    File "/home/u/proj/cases/mine.py", line 9, in call\n        return tf.foo(x)\n\n'
+           "    ValueError: cannot read /home/u/proj/data/weights.h5 nor /home/u/notes/model.keras")
+    written = (raw.replace("/home/u/.cache/tfcanary", "$TFCANARY_CACHE").replace("/home/u/proj", ".")
+               .replace("/home/u", "~"))
+    assert written != raw
+    assert normalize(written) == normalize(raw)
+    assert "<path>/mine.py" in normalize(raw) and "<path>/weights.h5" in normalize(raw)
+    assert normalize("see ../x/y.py") == "see ../x/y.py"          # a relative path of the message's own
 
 
 def test_keras3_shared_object_ids_in_deserialization_errors_are_dropped():

@@ -101,14 +101,21 @@ def expand_collection(frame, other):
 
 
 def refingerprint(outcomes):
-    """``outcomes`` with ``normalized`` and ``fingerprint`` recomputed by this normalizer.
+    """``outcomes`` with ``normalized`` and ``fingerprint`` recomputed by this normalizer
+    where an older one wrote them.
 
     Results keep the raw message so that fingerprints written by an older
     normalizer can be brought up to date; comparing two files written by
     different normalizer versions would otherwise show every error as changed.
+    A fingerprint this normalizer wrote (the results' ``normalizer_version``)
+    stays as the engine computed it, from the message as it was raised: the
+    message kept in results has the user's folders rewritten (``./``,
+    ``$TFCANARY_CACHE``), which the normalizer would read otherwise.
     """
     out = outcomes.copy()
     err = out["status"].eq("error") & out["message"].notna() & out["exc_type"].notna()
+    if "normalizer_version" in out:
+        err &= out["normalizer_version"].ne(_fp.NORMALIZER_VERSION)
     if err.any():
         norm = out.loc[err, "message"].map(_fp.normalize)
         out.loc[err, "normalized"] = norm

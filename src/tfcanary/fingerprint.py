@@ -26,7 +26,7 @@ import hashlib
 import re
 from typing import Callable, List, Tuple, Union
 
-NORMALIZER_VERSION = 2
+NORMALIZER_VERSION = 3
 
 _Repl = Union[str, Callable[[re.Match[str]], str]]
 
@@ -37,6 +37,11 @@ _Repl = Union[str, Callable[[re.Match[str]], str]]
 # out of the path rules.
 _NOT_BEFORE_PATH = r"(?<![\w.:/\\<>~-])"
 _SEG = r"[\w.+@~-]+"  # one path component (no spaces, colons or quotes)
+# Where a path starts: the root of an absolute path (POSIX or Windows), or one of the
+# placeholders that results files put for the user's own folders when they are written
+# (``./`` the working directory, ``~/`` the home folder, ``$TFCANARY_CACHE/``; since
+# version 3): a message normalizes the same before and after.
+_ROOT = r"(?:(?:[A-Za-z]:)?[\\/]|(?:\.|~|\$TFCANARY_CACHE)[\\/])"
 
 
 def _path_repl(m: re.Match[str]) -> str:
@@ -122,7 +127,7 @@ _RULES: List[Tuple[re.Pattern[str], _Repl]] = [
     (
         re.compile(
             _NOT_BEFORE_PATH
-            + r"(?:[A-Za-z]:)?[\\/](?:" + _SEG + r"[\\/])*?(?:site|dist)-packages[\\/]"
+            + _ROOT + r"(?:" + _SEG + r"[\\/])*?(?:site|dist)-packages[\\/]"
         ),
         "<site-packages>/",
     ),
@@ -132,11 +137,15 @@ _RULES: List[Tuple[re.Pattern[str], _Repl]] = [
     #    _worker.py and _timer.py of earlier versions), with the source line
     #    under it.  Where a library raises from moves when it is refactored
     #    (keras/utils/ became keras/src/utils/) and the engine's lines are not
-    #    the user's; the message and the user's own frames stay.
+    #    the user's; the message and the user's own frames stay.  A frame
+    #    printed without its source line (TensorFlow's "defined here:" lists)
+    #    takes nothing else with it (since version 3: before, it took the
+    #    next frame's line, so the user's frames kept depended on how many
+    #    library and engine frames came before them).
     (
         re.compile(
             r'^[ \t]*File "(?:<site-packages>/|(?:[^"\n]*[\\/])?(?:_(?:worker|timer)\.py|_engine[\\/]))'
-            r'[^"\n]*", line (?:\d+|N), in [^\n]*\n(?:[ \t]+(?!File ")[^\n]*\n)?',
+            r'[^"\n]*", line (?:\d+|N), in [^\n]*\n(?:[ \t]+(?![ \t]|File ")[^\n]*\n)?',
             re.M,
         ),
         "",
@@ -148,7 +157,8 @@ _RULES: List[Tuple[re.Pattern[str], _Repl]] = [
     (
         re.compile(
             _NOT_BEFORE_PATH
-            + r"(?:[A-Za-z]:)?[\\/](?:" + _SEG + r"[\\/])+(?P<last>" + _SEG + r")"
+            + r"(?:(?:[A-Za-z]:)?[\\/](?:" + _SEG + r"[\\/])+|(?:\.|~|\$TFCANARY_CACHE)[\\/](?:" + _SEG
+            + r"[\\/])*)(?P<last>" + _SEG + r")"
         ),
         _path_repl,
     ),

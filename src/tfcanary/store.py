@@ -19,7 +19,7 @@ from .outcome import Outcome
 OUTCOME_COLUMNS = [
     "env", "case", "family", "kind", "variant", "mode", "status", "exc_type", "short_type",
     "message", "normalized", "fingerprint", "frame", "reason", "duration_s",
-    "tensorflow", "keras", "python", "phase", "xfail",
+    "tensorflow", "keras", "python", "normalizer_version", "phase", "xfail",
 ]
 ENV_COLUMNS = [
     "env", "status", "flavour", "kind", "released", "python", "tensorflow", "keras", "numpy",
@@ -102,7 +102,8 @@ def outcome_rows(doc: Dict[str, Any]) -> Iterable[Dict[str, Any]]:
             "normalized": o.normalized, "fingerprint": o.fingerprint, "frame": o.frame,
             "reason": o.reason, "duration_s": o.duration_s,
             "tensorflow": meta.get("tensorflow"), "keras": meta.get("keras"),
-            "python": meta.get("python"), "phase": o.phase, "xfail": o.xfail,
+            "python": meta.get("python"), "normalizer_version": meta.get("normalizer_version"),
+            "phase": o.phase, "xfail": o.xfail,
         }
 
 
