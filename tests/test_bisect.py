@@ -267,6 +267,27 @@ def test_keys_are_the_corpus_items_that_differ_between_the_results_files_high_ri
         bisection.select_keys(corpus, [], a, b, only=("nope", "broken", "eager"))
 
 
+def test_a_suites_tests_that_differ_are_keys_too_a_module_that_does_not_collect_standing_for_its_tests():
+    def ep(name, outcomes):
+        return _bisect_env.Endpoint(name, (("tensorflow-cpu", "2.16.1"), ("keras", "3.0.5")), outcomes)
+
+    ok = {"status": "ok"}
+    err = {"status": "error", "exc_type": "builtins.ValueError", "fingerprint": "f1"}
+    gone = {"status": "error", "exc_type": "builtins.ModuleNotFoundError", "fingerprint": "m"}
+    a = ep("a", {("t/test_a.py::test_x", "test", "pytest"): ok, ("t/test_a.py::test_y", "test", "pytest"): ok,
+                 ("t/test_b.py::test_z[1]", "test", "pytest"): ok, ("t/test_b.py::test_w", "test", "pytest"): err})
+    b = ep("b", {("t/test_a.py", "test", "collect"): gone, ("t/test_b.py::test_z[1]", "test", "pytest"): err,
+                 ("t/test_b.py::test_w", "test", "pytest"): err})
+    assert bisection.outcome_at(("t/test_a.py::test_x", "test", "pytest"), b.outcomes) is gone
+    keys = bisection.select_keys([], [], a, b, tests=True)
+    assert keys == [("t/test_a.py::test_x", "test", "pytest"), ("t/test_a.py::test_y", "test", "pytest"),
+                    ("t/test_b.py::test_z[1]", "test", "pytest")]
+    assert bisection.select_keys([], ["t/test_b.py::test_z"], a, b, tests=True) == [
+        ("t/test_b.py::test_z[1]", "test", "pytest")]
+    with pytest.raises(UserError, match="results files for both ends"):
+        bisection.select_keys([], [], ep("pins", None), b, tests=True)
+
+
 def test_each_point_installs_exactly_its_pins():
     entry, pins = _workspace._entry((("tensorflow-cpu", "2.16.2"), ("keras", "3.5.0")))
     assert entry.requirements(pins=pins) == ["tensorflow-cpu==2.16.2", "keras==3.5.0"]

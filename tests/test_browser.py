@@ -7,7 +7,6 @@ Skipped, with the reason, where Chromium is not installed
 (Debian: ``apt-get install -y chromium``).
 """
 
-import re
 import shutil
 import subprocess
 

@@ -121,3 +121,47 @@ def test_classify_one_pair_agrees_with_transitions():
     assert diff.classify({"status": "error", "short_type": "T", "fingerprint": "1"},
                          {"status": "error", "short_type": "T", "fingerprint": "2"},
                          compare_fingerprints=False) == "unchanged"
+
+
+# --- a team's own tests: a module that no longer collects --------------------------------------
+
+def _tests(rows):
+    import pandas as pd
+
+    cols = ["case", "variant", "mode", "status", "short_type", "fingerprint"]
+    return pd.DataFrame([dict(zip(cols, r)) for r in rows], columns=cols)
+
+
+def test_a_test_whose_module_no_longer_collects_is_stopped_collecting_high_risk():
+    a = _tests([("t/test_a.py::test_x", "test", "pytest", "ok", None, None),
+                ("t/test_a.py::test_y[1]", "test", "pytest", "error", "ValueError", "f1"),
+                ("t/test_b.py::test_z", "test", "pytest", "ok", None, None)])
+    b = _tests([("t/test_a.py", "test", "collect", "error", "ModuleNotFoundError", "m1"),
+                ("t/test_b.py::test_z", "test", "pytest", "ok", None, None)])
+    t = diff.transitions(a, b).set_index("case")
+    assert t.loc["t/test_a.py::test_x", "change"] == "stopped-collecting"
+    assert t.loc["t/test_a.py::test_y[1]", "change"] == "stopped-collecting"
+    assert t.loc["t/test_a.py::test_x", "risk"] == "high"
+    assert t.loc["t/test_a.py::test_x", "b_short_type"] == "ModuleNotFoundError"
+    assert t.loc["t/test_a.py::test_x", "b_collect_of"] == "t/test_a.py"
+    assert t.loc["t/test_a.py", "change"] == "added"
+    assert t.loc["t/test_b.py::test_z", "change"] == "unchanged"
+    # the other way round: it collects again, and its tests pass
+    back = diff.transitions(b, a).set_index("case")
+    assert back.loc["t/test_a.py::test_x", "change"] == "now-works"
+    assert back.loc["t/test_a.py::test_y[1]", "change"] == "class-changed"
+
+
+def test_a_folder_that_does_not_collect_stands_for_the_tests_below_it():
+    a = _tests([("t/sub/test_a.py::test_x", "test", "pytest", "ok", None, None)])
+    b = _tests([("t/sub", "test", "collect", "error", "ImportError", "m"),
+                ("t/subway/test_c.py::test_q", "test", "pytest", "ok", None, None)])
+    t = diff.transitions(a, b).set_index("case")
+    assert t.loc["t/sub/test_a.py::test_x", "change"] == "stopped-collecting"
+    assert diff.collector_of("t/subway/test_c.py::test_q", ["t/sub"]) is None
+
+
+def test_a_module_that_fails_on_both_sides_compares_its_errors():
+    a = _tests([("t/test_a.py", "test", "collect", "error", "ImportError", "m1")])
+    b = _tests([("t/test_a.py", "test", "collect", "error", "ModuleNotFoundError", "m2")])
+    assert diff.transitions(a, b)["change"].tolist() == ["class-changed"]

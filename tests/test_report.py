@@ -303,3 +303,33 @@ def test_matrix_page_stays_small_with_many_environments_and_long_messages(tmp_pa
     page = report_matrix.write([wide_results(tmp_path / "results", n_envs=18, n_cases=110)], tmp_path)
     # 18 environments x 220 rows x 7 modes, a 200-character message per failing outcome.
     assert page.stat().st_size <= 1.5 * 1024 * 1024
+
+
+def test_the_upgrade_verdict_counts_a_suites_tests(tmp_path):
+    """A suite's outcomes (variant test): 2 of 4 tests newly fail, one of them because its module
+    no longer collects; one fails with another message."""
+    def t(case, status, exc=None, msg=None, mode="pytest"):
+        return outcome(case, "test", mode, status, exc, msg)
+
+    rows = {
+        "tf2.15": [t("tests/test_a.py::test_1", "ok"), t("tests/test_a.py::test_2", "ok"),
+                   t("tests/test_b.py::test_3", "error", "builtins.ValueError", "one"),
+                   t("tests/test_c.py::test_4", "ok")],
+        "tf2.21": [t("tests/test_a.py::test_1", "error", "builtins.ValueError", "x"),
+                   t("tests/test_a.py::test_2", "ok"),
+                   t("tests/test_b.py::test_3", "error", "builtins.ValueError", "two"),
+                   t("tests/test_c.py", "error", "builtins.ModuleNotFoundError", "No module named 'k'",
+                     mode="collect")],
+    }
+    cases = [{"id": o["case"], "family": o["case"].split("::")[0], "kind": "test", "source": "",
+              "claim": None, "tags": [], "doc": "", "file": o["case"].split("::")[0], "line": 1,
+              "variants": ["test"]} for o in rows["tf2.15"]]
+    folder = write_results(tmp_path / "results", outcomes=rows, cases=cases)
+    html, md = report_upgrade.write([folder], "tf2.15", "tf2.21", tmp_path / "reports")
+    text = md.read_text()
+    assert ("tf2.15 → tf2.21: high risk — 2 of 4 tests newly fail in tf2.21 (1 no longer collects); "
+            "1 test fails with another message") in text
+    assert "| stopped-collecting | high | 1 |" in text
+    assert "from 4 tests of your suite" in text
+    page = report_matrix.write([folder], tmp_path / "reports").read_text()
+    assert "tests/test_c.py::test_4" in page

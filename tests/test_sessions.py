@@ -49,6 +49,19 @@ def test_a_users_corpus_keeps_its_own_snapshots_and_the_nightly_takes_the_pins(t
     assert ("--pins" in args) == pinned
 
 
+def test_an_environment_session_runs_a_suite_from_where_nox_was_started(tmp_path):
+    (tmp_path / "tests").mkdir()
+    opts = _opts("--pytest", "tests", "--pytest-args", "-m 'not slow'", "--no-reset",
+                 invoked_from=str(tmp_path), env=True)
+    assert opts.invoked_from == tmp_path
+    args = sessions.run_args(matrix.get("tf2.21"), opts, "/v/tf2-21", ROOT)
+    assert "--cases" not in args and "--snapshots" not in args       # the suite, not cases/
+    assert args[args.index("--pytest") + 1] == "tests" and "--no-reset" in args
+    assert args[args.index("--pytest-args") + 1] == "-m 'not slow'"
+    with pytest.raises(UsageError, match="Expected --pytest to name test files"):
+        _opts("--pytest", "nope", invoked_from=str(tmp_path), env=True)
+
+
 def test_report_sessions_read_the_speedups_the_speed_session_wrote(tmp_path):
     (tmp_path / "speed").mkdir()
     (tmp_path / "speed" / "speedups.csv").write_text("env,case\n")

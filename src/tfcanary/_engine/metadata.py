@@ -42,6 +42,21 @@ def pip_freeze() -> List[str]:
         for d in im.distributions(path=site) if d.metadata["Name"]})
 
 
+def basic() -> Dict[str, Any]:
+    """What is known of an environment without TensorFlow: Python, packages, CPU, platform."""
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "pip_freeze": pip_freeze(),
+        "cpu": cpu(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "tf_use_legacy_keras": os.environ.get("TF_USE_LEGACY_KERAS"),
+        "normalizer_version": _fp.NORMALIZER_VERSION,
+    }
+
+
 def collect(tf: Any, keras: Any, np: Any) -> Dict[str, Any]:
     """The environment's metadata, as results files record it (``metadata``)."""
     from importlib import metadata as im
@@ -63,19 +78,5 @@ def collect(tf: Any, keras: Any, np: Any) -> Dict[str, Any]:
             keras_version = im.version(dist)
         except im.PackageNotFoundError:
             keras_version = None
-    return {
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "tensorflow": tf.__version__,
-        "keras": keras_version,
-        "keras_module": keras_module,
-        "numpy": np.__version__,
-        "pip_freeze": pip_freeze(),
-        "devices": devices,
-        "cpu": cpu(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "hostname": platform.node(),
-        "tf_use_legacy_keras": os.environ.get("TF_USE_LEGACY_KERAS"),
-        "normalizer_version": _fp.NORMALIZER_VERSION,
-    }
+    return {**basic(), "tensorflow": tf.__version__, "keras": keras_version, "keras_module": keras_module,
+            "numpy": np.__version__, "devices": devices}

@@ -78,8 +78,8 @@ def _is_path_like(pattern: str) -> bool:
 def matches(pattern: str, nodeid: str, keywords: Any = None) -> bool:
     """Whether ``--select PATTERN`` selects the test ``nodeid``.
 
-    A node id, or a prefix of one at a ``::`` or ``/`` boundary (a module, a
-    class, a folder), selects by name; shell wildcards are tried on the node
+    A node id, or a prefix of one at a ``::``, ``/`` or ``[`` boundary (a
+    module, a class, a folder, a parametrized test), selects by name; shell wildcards are tried on the node
     id too.  Any other pattern is a ``-k`` expression evaluated by pytest's own
     keyword matching on the item (``keywords``: a callable from
     :func:`keyword_matcher`), else a case-insensitive substring of the node id.
@@ -88,6 +88,8 @@ def matches(pattern: str, nodeid: str, keywords: Any = None) -> bool:
 
     if nodeid == pattern or nodeid.startswith(pattern.rstrip("/:") + ("::" if pattern.endswith(".py")
                                                                         or "::" in pattern else "/")):
+        return True
+    if "::" in pattern and nodeid.startswith(pattern + "["):      # every parametrization of a test
         return True
     if _is_path_like(pattern):
         return any(c in pattern for c in "*?") and fnmatch.fnmatchcase(nodeid, pattern)
@@ -294,7 +296,7 @@ def _plugin_class(pytest: Any) -> type:
             if self.meta:
                 from tfcanary._engine import metadata
 
-                meta = metadata.collect(tf, keras, np) if tf is not None else {"python": sys.version.split()[0]}
+                meta = metadata.collect(tf, keras, np) if tf is not None else metadata.basic()
                 meta["pytest"] = pytest.__version__
                 meta["pytest_plugins"] = sorted({f"{d.project_name}-{d.version}" for _, d in
                                                  session.config.pluginmanager.list_plugin_distinfo()})

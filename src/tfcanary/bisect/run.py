@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import diff, results
+from .._engine.suite import matches
 from ..envs import index as _index
 from ..errors import UserError
 from . import path as _path
@@ -69,7 +70,7 @@ def select_keys(cases: Sequence[str], select: Sequence[str], a: _path.Endpoint,
     if tests:
         seen = {k for end in (a, b) for k in (end.outcomes or {})
                 if k[1] == diff.TEST_VARIANT and k[2] != diff.COLLECT_MODE}
-        universe += sorted(k for k in seen if not select or any(_test_selected(p, k[0]) for p in select))
+        universe += sorted(k for k in seen if not select or any(matches(p, k[0]) for p in select))
     if only is not None:
         if only not in universe and not (tests and only[1] == diff.TEST_VARIANT):
             raise UserError(f"Expected a case, variant and mode of the corpus in {', '.join(cases)}. "
@@ -91,13 +92,6 @@ def select_keys(cases: Sequence[str], select: Sequence[str], a: _path.Endpoint,
 
         keys = [k for k in keys if risk(k) == "high"]
     return keys
-
-
-def _test_selected(pattern: str, nodeid: str) -> bool:
-    import fnmatch
-
-    return (nodeid == pattern or nodeid.startswith(pattern.rstrip("/:") + ("::" if ".py" in pattern else "/"))
-            or fnmatch.fnmatchcase(nodeid, pattern) or pattern.lower() in nodeid.lower())
 
 
 def slug(name: str) -> str:

@@ -113,12 +113,12 @@ def _test_parts(tests: Any, b: str) -> List[str]:
         parts.append(f"{failing['case'].nunique()} of {n} tests newly fail in {b}"
                      + (f" ({stopped['case'].nunique()} no longer collect"
                         f"{'s' if stopped['case'].nunique() == 1 else ''})" if len(stopped) else ""))
-    if len(other):
-        parts.append(f"{_plural(other['case'].nunique(), 'test')} raise another exception class")
-    if len(msg):
-        parts.append(f"{_plural(msg['case'].nunique(), 'test')} fail with another message")
-    if len(works):
-        parts.append(f"{_plural(works['case'].nunique(), 'test')} now pass")
+    for rows, one, many in ((other, "raises another exception class", "raise another exception class"),
+                            (msg, "fails with another message", "fail with another message"),
+                            (works, "now passes", "now pass")):
+        k = int(rows["case"].nunique())
+        if k:
+            parts.append(f"{_plural(k, 'test')} {one if k == 1 else many}")
     if not parts:
         parts.append(f"all {n} tests as before")
     return parts
