@@ -8,6 +8,7 @@ the results go to a temporary folder.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,39 @@ def venv_python(label: str) -> Path:
 def engine(python, tool: str, *args: str) -> list:
     """The command line that starts engine ``tool`` (probe, time) with ``python``: the launcher's."""
     return launch.command(python, tool, [str(a) for a in args])
+
+
+USER_CACHE = ROOT / ".nox" / "user-cache"    # environments of the tests that run tfcanary as a user would
+
+
+@pytest.fixture(scope="session")
+def installed():
+    """tfcanary as a user has it: ``pip install``ed (not editable) into a virtual environment of
+    its own, its code in that environment's site-packages.  Returns its ``tfcanary`` command.
+    The environment is kept in .nox/installed and this checkout reinstalled into it each session."""
+    venv = ROOT / ".nox" / "installed"
+    python = install.venv_python(venv)
+    uv = install.uv_binary()
+    if not python.exists():
+        subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+    proc = subprocess.run([uv, "pip", "install", "-q", "-p", str(python), "--reinstall-package", "tfcanary",
+                           str(ROOT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    tfcanary = venv / "bin" / "tfcanary"
+    assert tfcanary.exists()
+    site = subprocess.run([str(python), "-c", "import tfcanary; print(tfcanary.__file__)"],
+                          capture_output=True, text=True, check=True, env=user_env()).stdout
+    assert "site-packages" in site, site      # the installed copy, not this checkout's src/
+    return tfcanary
+
+
+def user_env(**extra):
+    """The environment variables of a user's shell running tfcanary: the user-tests' cache, no
+    PYTHONPATH of this checkout."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["TFCANARY_CACHE"] = os.environ.get("TFCANARY_CACHE") or str(USER_CACHE)
+    env.update(extra)
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,9 @@ def test_package_changes_name_each_version_that_moved():
     assert results.package_changes(old, ["keras==2.15.0", "numpy==1.26.4", "tensorflow-cpu==2.15.0"]) == []
     assert results.package_changes(old, ["keras==2.15.0", "tensorflow-cpu==2.15.1", "wrapt==1.14"]) == [
         "numpy 1.26.4 -> (none)", "tensorflow-cpu 2.15.0 -> 2.15.1", "wrapt (none) -> 1.14"]
+    # pytest, installed when a suite first runs in the environment, is no change of it
+    assert results.package_changes(old, ["keras==2.15.0", "numpy==1.26.4", "tensorflow-cpu==2.15.0",
+                                         "pytest==9.0.1", "pluggy==1.6.0", "iniconfig==2.3.0"]) == []
 
 
 def _run_probe(tmp_path, out, *extra):

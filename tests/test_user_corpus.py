@@ -1,26 +1,27 @@
-"""The README's "Your own layers" example, run exactly as written, on real TensorFlow.
+"""The README's "Your own layers" and "Your existing tests" examples, run exactly as written,
+with tfcanary ``pip install``ed into a virtual environment of its own (the ``installed``
+fixture) and run from a folder outside this repository, on real TensorFlow.
 
-The files and commands are extracted from README.md, so the README cannot drift
-from what works.  Environments go to $TFCANARY_CACHE (default .nox/user-cache,
-reused by later runs: `rm -rf .nox` frees it).
+The files and commands are extracted from README.md, so the README cannot drift from what
+works.  Environments go to $TFCANARY_CACHE (default .nox/user-cache, reused by later runs:
+`rm -rf .nox` frees it).
 """
 
-import os
+import json
 import re
 import shlex
 import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, user_env
 
 pytestmark = pytest.mark.e2e
 
 
-def _section():
+def _section(title):
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return text.split("## Your own layers", 1)[1].split("\n## ", 1)[0]
+    return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
 
 
 def _files(section):
@@ -31,31 +32,71 @@ def _files(section):
     return out
 
 
-def test_the_readme_example_runs_as_written(tmp_path):
-    section = _section()
-    files = _files(section)
-    assert {"pyproject.toml", "mycompany/layers.py", "cases/projection.py"} <= set(files)
+def _commands(section):
+    return [line for block in re.findall(r"```sh\n(.*?)```", section, re.S) for line in block.splitlines()
+            if line.strip()]
+
+
+def _write(project, files):
     for path, code in files.items():
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(code, encoding="utf-8")
-    (tmp_path / "mycompany" / "__init__.py").write_text("")
-    commands = re.search(r"```sh\n(.*?)```", section, re.S).group(1).splitlines()
-    env = {**os.environ, "TFCANARY_CACHE": os.environ.get("TFCANARY_CACHE")
-           or str(ROOT / ".nox" / "user-cache"),
-           # the checkout's tfcanary, also when the tests run with PYTHONPATH=src (relative)
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
-    ran = 0
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text(code, encoding="utf-8")
+    (project / "mycompany" / "__init__.py").write_text("")
+
+
+def _run_as_written(project, commands, tfcanary):
+    """Each command as the README has it, with the installed tfcanary for `.venv/bin/tfcanary`."""
+    ran = []
     for line in commands:
         words = shlex.split(line)
-        if not words or "pip" in line:   # the install: this test runs the checkout's tfcanary
+        if "pip" in line:            # the install: the `installed` fixture did it
             continue
         assert words[0].endswith("tfcanary"), line
-        proc = subprocess.run([sys.executable, "-m", "tfcanary", *words[1:]], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=1200)
+        proc = subprocess.run([str(tfcanary), *words[1:]], cwd=project, env=user_env(),
+                              capture_output=True, text=True, timeout=1800)
         assert proc.returncode == 0, f"{line}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        ran += 1
-    assert ran >= 4
-    report = tmp_path / "reports" / "upgrade-tf2.15-tf2.21.html"
+        ran.append(proc)
+    return ran
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """The README's example repository: the package, its cases and its tests."""
+    root = tmp_path_factory.mktemp("mycompany-repo")
+    _write(root, {**_files(_section("Your own layers")), **_files(_section("Your existing tests"))})
+    return root
+
+
+def test_the_readme_layers_example_runs_as_written_from_an_installed_tfcanary(project, installed):
+    section = _section("Your own layers")
+    assert {"pyproject.toml", "mycompany/layers.py", "cases/projection.py"} <= set(_files(section))
+    ran = _run_as_written(project, _commands(section), installed)
+    assert len(ran) >= 4
+    report = project / "reports" / "upgrade-tf2.15-tf2.21.html"
     assert "projection-positional-name" in report.read_text(encoding="utf-8")
-    assert (tmp_path / "cases" / "snapshots" / "tf2.21.json").exists()
-    assert (tmp_path / "results" / "tf2.15.json").exists()
+    assert (project / "cases" / "snapshots" / "tf2.21.json").exists()
+    doc = json.loads((project / "results" / "tf2.15.json").read_text())
+    assert doc["status"] == "ok" and str(project) not in json.dumps(doc)
+    # report and check from the installed copy too
+    for args in (["report", "results"], ["check"]):
+        proc = subprocess.run([str(installed), *args], cwd=project, env=user_env(), capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
+def test_the_readme_tests_example_runs_as_written_from_an_installed_tfcanary(project, installed):
+    section = _section("Your existing tests")
+    assert "tests/test_layers.py" in _files(section)
+    ran = _run_as_written(project, _commands(section), installed)
+    assert len(ran) == 3
+    tests = {o["case"]: o for o in json.loads((project / "results" / "tf2.21.json").read_text())["outcomes"]
+             if o["variant"] == "test"}
+    assert len(tests) == 5
+    assert tests["tests/test_layers.py::test_projection_keyword_name[8]"]["status"] == "ok"
+    broken = tests["tests/test_layers.py::test_projection_shape"]
+    assert broken["status"] == "error" and broken["frame"].startswith("mycompany/layers.py:")
+    md = (project / "reports" / "upgrade-tf2.15-tf2.21.md").read_text()
+    assert "tf2.15 → tf2.21: high risk — 2 of 5 tests newly fail in tf2.21" in md
+    bisected = ran[2].stdout
+    for test in ("test_projection_shape", "test_swish_function_on_a_keras_input"):
+        assert re.search(rf"tests/test_layers.py::{test}/test/pytest: ok -> \w+ first in ", bisected), bisected
+    assert "keras 3" in bisected

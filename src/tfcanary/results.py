@@ -145,16 +145,23 @@ def find(paths: List[os.PathLike]) -> List[Path]:
 _KEY_PACKAGES = ("tensorflow", "tf-", "keras", "numpy")
 
 
+# pytest and what it brings, installed into an environment when a test suite first runs there:
+# not a change of the environment under test (a corpus probed before still merges).
+TEST_RUNNER_PACKAGES = ("pytest", "pluggy", "iniconfig", "exceptiongroup", "tomli", "pygments", "colorama")
+
+
 def package_changes(old: Dict[str, Any], freeze: List[str], limit: int = 6) -> List[str]:
     """How the packages of ``freeze`` differ from those ``old`` (a results
     document) was probed with: ``tensorflow-cpu 2.15.0 -> 2.15.1``; TensorFlow,
-    Keras and NumPy first, then by name, at most ``limit``."""
+    Keras and NumPy first, then by name, at most ``limit``.  The test runner's
+    packages (:data:`TEST_RUNNER_PACKAGES`) are left out."""
     def versions(lines: List[str]) -> Dict[str, str]:
         return dict(ln.split("==", 1) for ln in lines if "==" in ln)
 
     before = versions((old.get("metadata") or {}).get("pip_freeze") or [])
     after = versions(freeze)
-    names = sorted(set(before) | set(after), key=lambda n: (not n.startswith(_KEY_PACKAGES), n))
+    names = sorted((set(before) | set(after)) - set(TEST_RUNNER_PACKAGES),
+                   key=lambda n: (not n.startswith(_KEY_PACKAGES), n))
     changes = [f"{name} {before.get(name, '(none)')} -> {after.get(name, '(none)')}"
                for name in names if before.get(name) != after.get(name)]
     if len(changes) > limit:
