@@ -161,3 +161,27 @@ def test_update_leaves_a_snapshot_alone_when_only_the_date_changed(run_dir):
     assert check.run([res], snaps, update_snapshots=True, echo=lines.append) == 0
     assert path.read_text() == edited
     assert any("unchanged" in line and "tf2.21" in line for line in lines)
+
+
+def test_snapshots_hold_what_was_observed_not_the_stand_ins_of_a_module_that_did_not_collect(tmp_path):
+    """tf2.21's module does not collect: its snapshot holds the module's outcome, not its tests
+    (the reports show those as stand-ins, for display), and the check of the same results is clean."""
+    from test_report import outcome, write_results
+
+    def t(case, status, exc=None, msg=None, mode="pytest"):
+        return outcome(case, "test", mode, status, exc, msg)
+
+    rows = {"tf2.15": [t("tests/test_a.py::test_1", "ok"), t("tests/test_b.py::test_2", "ok")],
+            "tf2.21": [t("tests/test_a.py", "error", "builtins.ModuleNotFoundError", "No module named 'k'",
+                         mode="collect"), t("tests/test_b.py::test_2", "ok")]}
+    res = write_results(tmp_path / "results", outcomes=rows, cases=[])
+    snaps = tmp_path / "snapshots"
+    assert check.run([res], snaps, update_snapshots=True, echo=lambda s: None) == 0
+    keys = set(json.loads((snaps / "tf2.21.json").read_text())["outcomes"])
+    assert keys == {"tests/test_a.py/test/collect", "tests/test_b.py::test_2/test/pytest"}
+    assert check.run([res], snaps, echo=lambda s: None) == 0
+    # tf2.21 collects again: its test is back, compared with the module's failure in the snapshot
+    fixed = write_results(tmp_path / "fixed", outcomes={"tf2.21": rows["tf2.15"]}, cases=[])
+    lines = []
+    assert check.run([fixed], snaps, echo=lines.append) == 1
+    assert any("tests/test_a.py::test_1/test/pytest: now-works" in line for line in lines), lines

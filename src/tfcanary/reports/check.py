@@ -121,7 +121,8 @@ def update(res: "toolkit.Results", snapshots: os.PathLike) -> List[Path]:
     for env in toolkit.records(res.envs):
         if env["status"] != "ok":
             continue
-        doc = snapshot_doc(env, res.outcomes[res.outcomes["env"] == env["env"]])
+        observed = toolkit.observed(res.outcomes)
+        doc = snapshot_doc(env, observed[observed["env"] == env["env"]])
         path = Path(snapshots) / f"{env['env']}.json"
         if _same_but_date(path, doc):
             continue
@@ -188,7 +189,8 @@ def compare(res: "toolkit.Results", snapshots: os.PathLike) -> List[EnvCheck]:
                                    note=f"{env['status']}: {(env.get('message') or '').strip()[-300:]}"))
             continue
         same_normalizer = doc.get("normalizer_version") == fingerprint.NORMALIZER_VERSION
-        t = diff.transitions(expected, res.outcomes[res.outcomes["env"] == label],
+        observed = toolkit.observed(res.outcomes)
+        t = diff.transitions(expected, observed[observed["env"] == label],
                              compare_fingerprints=same_normalizer)
         note = "" if same_normalizer else (
             f"snapshot written by normalizer {doc.get('normalizer_version')}, this is "

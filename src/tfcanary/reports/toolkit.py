@@ -96,6 +96,14 @@ def _stand_ins(outcomes):
     return pd.concat(parts, ignore_index=True)
 
 
+def observed(outcomes):
+    """``outcomes`` without the stand-ins :func:`load` added for display: only what was observed
+    in each environment (what snapshots hold and checks compare)."""
+    if "collect_of" not in outcomes:
+        return outcomes
+    return outcomes[outcomes["collect_of"].isna()]
+
+
 def template(template_name: str):
     """The template ``templates/<template_name>`` with the reports' filters."""
     import jinja2

@@ -141,7 +141,10 @@ def rows(res: Results, first_changed: Optional[Mapping[tuple, str]] = None) -> L
                               "leaked": any(leaked)})
         first = _first_change(key, modes, order, cells, first_changed)
         claim = toolkit.claim_of(cases.get(k["case"])) if k["variant"] == "broken" else None
-        out.append({**{n: k[n] for n in ("case", "variant", "family", "kind")}, "modes": modes,
+        label = k["case"]
+        if k["variant"] == diff.TEST_VARIANT and k["family"] and label.startswith(k["family"] + "::"):
+            label = label[len(k["family"]) + 2:]     # a test under its module's heading: its name
+        out.append({**{n: k[n] for n in ("case", "variant", "family", "kind")}, "label": label, "modes": modes,
                     "cells": row_cells, "first": first, "changes": any_mark or first is not None,
                     "claim": None if claim is None else toolkit.claim_text(claim),
                     "claimed_on": [] if claim is None else [
