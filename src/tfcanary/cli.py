@@ -311,7 +311,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     with_specs: List[str] = []
     try:
-        if argv[:1] in (["run"], ["bisect"]):
+        if argv[:1] in (["run"], ["bisect"]) or argv[:2] == ["nightly", "check"]:
             argv, with_specs = split_with(argv)
         args = build_parser().parse_args(argv)
         args.with_specs = with_specs
