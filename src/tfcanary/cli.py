@@ -302,8 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bisect)
 
     from .nightly.cli import add_parser as add_nightly_parser
+    from .nightly.init_ci import add_parser as add_init_ci_parser
 
     add_nightly_parser(sub)
+    add_init_ci_parser(sub)
     return ap
 
 
@@ -311,7 +313,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     with_specs: List[str] = []
     try:
-        if argv[:1] in (["run"], ["bisect"]) or argv[:2] == ["nightly", "check"]:
+        if argv[:1] in (["run"], ["bisect"], ["init-ci"]) or argv[:2] == ["nightly", "check"]:
             argv, with_specs = split_with(argv)
         args = build_parser().parse_args(argv)
         args.with_specs = with_specs
