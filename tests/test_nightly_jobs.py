@@ -24,6 +24,7 @@ def test_the_reports_of_a_night_summary_matrix_and_the_pairs_upgrade(tmp_path):
     assert (res / "summary.txt").read_text().startswith("environment")
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
         "index.html", "upgrade-tf2.21-nightly.html", "upgrade-tf2.21-nightly.md"]
+    assert 'href="upgrade-tf2.21-nightly.html"' in (tmp_path / "reports" / "index.html").read_text()
     only_one = write_results(tmp_path / "one", outcomes={"tf2.21": OUTCOMES["tf2.21"]})
     jobs.reports(only_one, tmp_path / "reports-one", echo=lines.append)
     assert sorted(p.name for p in (tmp_path / "reports-one").iterdir()) == ["index.html"]

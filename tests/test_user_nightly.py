@@ -153,6 +153,7 @@ def test_two_nights_of_a_users_repository_with_the_reusable_workflow(tmp_path, i
             (e, c) for e in ("tf2.21", "nightly") for c in (CASE, WORKLOAD)}
     page = (reports / "index.html").read_text()
     assert "<svg" in page and WORKLOAD in page                       # the speed chart
+    assert 'href="upgrade-tf2.21-nightly.html"' in page              # the matrix links the upgrade
     assert (reports / "upgrade-tf2.21-nightly.html").is_file()
     summary = one["report"][0].summary
     assert "tf2.21 → nightly" in summary and "no-snapshot" in summary   # upgrade report, then check

@@ -97,7 +97,6 @@ def reports(results_dir: Path, reports_dir: Path, pair: Sequence[str] = PAIR,
     if any(speed_dir.glob("*.json")):
         speedups = speed.read_speedups(speed.write_csv([speed_dir], speed_dir / "speedups.csv"))
     bisected = first_changed([res])
-    echo(f"wrote {version_matrix.write([res], out, speedups=speedups, first_changed=bisected)}")
     if all((res / f"{label}.json").exists() for label in pair):
         for path in upgrade.write([res], pair[0], pair[1], out, speedups=speedups, first_changed=bisected):
             echo(f"wrote {path}")
@@ -106,6 +105,8 @@ def reports(results_dir: Path, reports_dir: Path, pair: Sequence[str] = PAIR,
     else:
         echo(f"no upgrade report {pair[0]} -> {pair[1]}: results of "
              f"{', '.join(l for l in pair if not (res / f'{l}.json').exists())} missing")
+    # The matrix last: it links the upgrade reports it finds beside it.
+    echo(f"wrote {version_matrix.write([res], out, speedups=speedups, first_changed=bisected)}")
     return 0
 
 
