@@ -169,6 +169,26 @@ def test_speedup_slot_says_so_without_data_and_draws_a_chart_with_it(small, tmp_
     assert moves[["case", "metric", "direction"]].values.tolist() == [["alpha", "graph", "slower"]]
 
 
+def test_report_and_upgrade_pick_up_the_speed_table_a_speed_run_wrote(small, tmp_path):
+    """`tfcanary run --speed` writes <results>/speed/speedups.csv; the reports chart it unasked."""
+    from tfcanary import cli
+
+    (small / "speed").mkdir()
+    pd.DataFrame([{"env": e, "case": "alpha", "ratio_graph": g, "ratio_graph_lo": g * .95,
+                   "ratio_graph_hi": g * 1.05, "ratio_xla": None, "ratio_xla_lo": None, "ratio_xla_hi": None}
+                  for e, g in (("tf2.15", 3.0), ("tf2.21", 1.5))]).to_csv(small / "speed" / "speedups.csv",
+                                                                        index=False)
+    out = tmp_path / "reports"
+    assert cli.main(["report", str(small), "--out", str(out)]) == 0
+    assert "alpha in tf2.21: eager/graph 1.5x" in (out / "index.html").read_text()
+    assert cli.main(["upgrade", "tf2.15", "tf2.21", "--results", str(small), "--out", str(out)]) == 0
+    md = (out / "upgrade-tf2.15-tf2.21.md").read_text()
+    assert "| `alpha` | graph / eager | 3× [2.8, 3.2] | 1.5× [1.4, 1.6] | slower |" in md
+    (small / "speed" / "speedups.csv").unlink()
+    assert cli.main(["report", str(small), "--out", str(out)]) == 0
+    assert 'id="no-speed"' in (out / "index.html").read_text()
+
+
 def test_speedups_with_missing_columns_are_refused(tmp_path):
     p = tmp_path / "s.csv"
     p.write_text("env,case,ratio_graph\ntf2.15,alpha,2\n")

@@ -41,7 +41,7 @@ def test_results_record_the_corpus_relative_and_no_path_of_the_users_machine(tmp
     cases.mkdir()
     out = tmp_path / "results" / "tf2.15.json"
     results.write(out, {"label": "tf2.15", "status": "ok", "env": {}, "metadata": {"pip_freeze": [
-        f"-e file://{tmp_path}"]}, "install": {"command": ["uv", "-e", str(tmp_path)]},
+        f"-e file://{tmp_path}"]}, "install": {"command": [envs.uv_binary(), "-e", str(tmp_path)]},
         "cases": [], "corpus_errors": [], "outcomes": [{
             "case": "c", "variant": "broken", "mode": "eager", "status": "error",
             "message": f'File "{tmp_path}/mycompany/layers.py", line 3'}]})
@@ -50,6 +50,7 @@ def test_results_record_the_corpus_relative_and_no_path_of_the_users_machine(tmp
     assert doc["corpus"] == {"paths": ["cases"], "snapshots": "cases/snapshots", "with": ["-e ."]}
     assert str(tmp_path) not in json.dumps(doc)
     assert doc["outcomes"][0]["message"] == 'File "./mycompany/layers.py", line 3'
+    assert doc["install"]["command"] == ["uv", "-e", "."]     # not where this tfcanary's uv lives
 
 
 def test_envs_lists_cached_environments_with_size_and_removes_them(tmp_path, monkeypatch):

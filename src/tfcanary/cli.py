@@ -62,11 +62,20 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _speedups_file(given: Optional[str], results: List[str]) -> Optional[str]:
+    """``--speedups``, else ``<results>/speed/speedups.csv`` when a speed run wrote one."""
+    if given:
+        return given
+    found = [Path(r) / "speed" / "speedups.csv" for r in results if (Path(r) / "speed" / "speedups.csv").is_file()]
+    return str(found[0]) if found else None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .bisect.run import first_changed
     from .reports import speed, version_matrix
 
-    path = version_matrix.write(args.paths, args.out, speedups=speed.read_speedups(args.speedups),
+    path = version_matrix.write(args.paths, args.out,
+                                speedups=speed.read_speedups(_speedups_file(args.speedups, args.paths)),
                                 first_changed=first_changed(args.paths))
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
@@ -77,7 +86,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     from .reports import speed, upgrade
 
     for path in upgrade.write(args.results, args.a, args.b, args.out,
-                              speedups=speed.read_speedups(args.speedups),
+                              speedups=speed.read_speedups(_speedups_file(args.speedups, args.results)),
                               first_changed=first_changed(args.results)):
         print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
@@ -99,7 +108,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
 
     if not any(Path(p).exists() for p in args.paths):
         raise UserError(f"Expected a speed results folder or file. Received: {' '.join(args.paths)} "
-                        "(not found). Run `nox -s speed -- tf2.15` first.")
+                        "(not found). Time your cases first: `tfcanary run --speed --env tf2.15` "
+                        "(in tfcanary's repository: `nox -s speed -- tf2.15`).")
     print(speed.render(args.paths), end="")
     if args.csv:
         print(f"wrote {speed.write_csv(args.paths, args.csv)}", file=sys.stderr)
@@ -216,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the version matrix, reports/index.html")
     p.add_argument("paths", nargs="*", default=["results"])
     p.add_argument("--out", default="reports")
-    p.add_argument("--speedups", help="speed table (CSV or JSON records) with env, case, ratio_* columns")
+    p.add_argument("--speedups", help="speed table (CSV or JSON records) with env, case, ratio_* columns "
+                                      "(default: <results>/speed/speedups.csv when there is one)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("upgrade", help="write the upgrade-risk report from environment A to B")
@@ -224,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", help="the environment you would upgrade to, e.g. tf2.21")
     p.add_argument("--results", action="append", help="results folder or file (default: results)")
     p.add_argument("--out", default="reports")
-    p.add_argument("--speedups", help="speed table (CSV or JSON records) with env, case, ratio_* columns")
+    p.add_argument("--speedups", help="speed table (CSV or JSON records) with env, case, ratio_* columns "
+                                      "(default: <results>/speed/speedups.csv when there is one)")
     p.set_defaults(func=cmd_upgrade)
 
     p = sub.add_parser("check", help="compare results with the snapshots; exit 1 on transitions")
@@ -310,8 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bisect)
 
     from .nightly.cli import add_parser as add_nightly_parser
+    from .nightly.init_ci import add_parser as add_init_ci_parser
 
     add_nightly_parser(sub)
+    add_init_ci_parser(sub)
     return ap
 
 
@@ -319,7 +333,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     with_specs: List[str] = []
     try:
-        if argv[:1] in (["run"], ["bisect"]):
+        if argv[:1] in (["run"], ["bisect"], ["init-ci"]) or argv[:2] == ["nightly", "check"]:
             argv, with_specs = split_with(argv)
         args = build_parser().parse_args(argv)
         args.with_specs = with_specs

@@ -130,9 +130,13 @@ def default_snapshots(cases: Sequence[os.PathLike], tests: Sequence[str], cwd: o
 
 
 def scrubber(cwd: os.PathLike) -> Callable[[str], str]:
-    """A function that rewrites ``cwd``, the cache and the home folder out of a text."""
+    """A function that rewrites uv's path, ``cwd``, the cache and the home folder out of a text."""
     pairs = [(str(Path(cwd).resolve()), "."), (str(_install.cache_dir()), "$TFCANARY_CACHE"),
              (str(Path.home()), "~")]
+    try:     # the installer, wherever this tfcanary was installed: ``uv`` in results
+        pairs.insert(0, (_install.uv_binary(), "uv"))
+    except FileNotFoundError:
+        pass
 
     def scrub(text: str) -> str:
         for old, new in pairs:

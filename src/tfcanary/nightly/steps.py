@@ -56,7 +56,8 @@ class Pins:
 
     def render(self) -> str:
         lines = [f"# {', '.join(PINNED)} as of {self.day}: written by `tfcanary nightly pin`",
-                 "# (the nightly workflow commits it on the `nightly` branch, never on main)."]
+                 "# (`tfcanary run --pins FILE` installs exactly these; tfcanary's own nightly commits",
+                 "# the file on its `nightly` branch, never on main)."]
         return "\n".join(lines + [f"{name}=={version}" for name, version in self.versions]) + "\n"
 
     def to_dict(self) -> Dict[str, object]:
@@ -160,19 +161,22 @@ def advance(repo: os.PathLike, pins: Pins, base: str = "HEAD", branch: str = "ni
 
 # --- artifacts ----------------------------------------------------------------------------
 
-def stage(root: os.PathLike, label: str, sha: str, out: os.PathLike,
+def stage(root: os.PathLike, label: str, sha: Optional[str], out: os.PathLike,
           results_dir: Optional[os.PathLike] = None, machine: Optional[str] = None) -> List[Path]:
     """Copy one environment's files of tonight into ``out`` (the job's artifact).
 
-    ``out/results/<label>.json``, ``out/results/speed/<label>.json`` and
-    ``out/asv-results/``: asv's result of ``sha`` in this environment, its
-    machine.json and benchmarks.json.  (A plain folder: artifacts drop hidden ones.)
+    ``out/results/<label>.json``, ``out/results/speed/<label>.json`` and, when
+    ``sha`` is given, ``out/asv-results/``: asv's result of ``sha`` in this
+    environment, its machine.json and benchmarks.json.  (A plain folder:
+    artifacts drop hidden ones.)
     """
     root, out = Path(root), Path(out)
     res = Path(results_dir) if results_dir else root / "results"
     entry = matrix.get(label)
     pairs = [(res / f"{label}.json", out / "results" / f"{label}.json"),
              (res / "speed" / f"{label}.json", out / "results" / "speed" / f"{label}.json")]
+    if sha is None:                     # no asv here (a repository of one's own layers)
+        return _copy(pairs)
     asv_res = root / ".asv" / "results"
     pairs.append((asv_res / "benchmarks.json", out / "asv-results" / "benchmarks.json"))
     for mdir in sorted(p for p in asv_res.glob("*") if p.is_dir()) if asv_res.is_dir() else []:
@@ -181,6 +185,11 @@ def stage(root: os.PathLike, label: str, sha: str, out: os.PathLike,
         name = f"{sha[:8]}-{asvconf.env_name(entry)}.json"
         for f in (mdir / "machine.json", mdir / name):
             pairs.append((f, out / "asv-results" / mdir.name / f.name))
+    return _copy(pairs)
+
+
+def _copy(pairs: Sequence[Tuple[Path, Path]]) -> List[Path]:
+    """Copy each existing source to its destination; the destinations copied."""
     copied = []
     for src, dst in pairs:
         if src.is_file():

@@ -265,7 +265,19 @@ def _all_transitions(checks: Sequence[EnvCheck]):
     return t[t["change"] != "unchanged"]
 
 
-def markdown(checks: Sequence[EnvCheck], limit: int = MARKDOWN_LIMIT) -> str:
+def _shown(folder: Optional[os.PathLike]) -> str:
+    """A snapshot folder as a message names it: relative to the working directory when inside it."""
+    if folder is None:
+        return "snapshots/"
+    try:
+        rel = os.path.relpath(Path(folder).resolve(), Path.cwd())
+    except ValueError:       # another drive
+        rel = str(folder)
+    return (str(folder) if rel.startswith("..") else rel).rstrip("/") + "/"
+
+
+def markdown(checks: Sequence[EnvCheck], limit: int = MARKDOWN_LIMIT,
+             snapshots: Optional[os.PathLike] = None) -> str:
     """The CI step summary, at most ``limit`` bytes: rows past it are counted, not listed."""
     import pandas as pd
 
@@ -289,6 +301,7 @@ def markdown(checks: Sequence[EnvCheck], limit: int = MARKDOWN_LIMIT) -> str:
         envs.append(row)
     template = toolkit.template("check.md")
     ctx = {"envs": envs, "failed": any(c.failed for c in checks), "n_transitions": len(t),
+           "snapshots": _shown(snapshots),
            "not_checked": [e for e in envs if e["state"] in ("no-snapshot", "env-failed")],
            "compared": [e for e in envs if e["state"] == "compared"],
            "n_envs_changed": sum(1 for e in envs if e["changed"])}
@@ -339,7 +352,7 @@ def run(results: Sequence[os.PathLike], snapshots: Optional[os.PathLike] = None,
     if junit:
         write_text_atomic(junit, junit_xml(checks))
     if markdown_out:
-        write_text_atomic(markdown_out, markdown(checks))
+        write_text_atomic(markdown_out, markdown(checks, snapshots=snap_dir))
     for c in checks:
         if c.state == "compared":
             n = int((c.transitions["change"] != "unchanged").sum())
@@ -355,6 +368,6 @@ def run(results: Sequence[os.PathLike], snapshots: Optional[os.PathLike] = None,
         echo(f"  ... and {len(t) - 40} more (see --markdown / --junit)")
     failed = any(c.failed for c in checks)
     if failed:
-        echo("If these changes are expected, rewrite the snapshots with "
-             "`nox -s check -- --update` and commit snapshots/.")
+        echo("If these changes are expected, rewrite the snapshots with `tfcanary check --update` "
+             f"(in tfcanary's repository: `nox -s check -- --update`) and commit {_shown(snap_dir)}.")
     return 1 if failed else 0
