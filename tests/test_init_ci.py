@@ -37,7 +37,7 @@ def repo(tmp_path, monkeypatch):
 
 def test_the_caller_is_a_few_lines_pinned_to_one_commit_with_least_privilege(repo, capsys):
     assert _init(repo, "--with", "-e .", "--with", "-r requirements.txt", "--env", "tf2.15", "--env", "tf2.21",
-                 "--tests", "tests/", "--workloads", "workloads") == 0
+                 "--pytest", "tests/", "--workloads", "workloads") == 0
     path = repo / init_ci.DEFAULT_OUT
     text = path.read_text()
     doc = yaml.safe_load(text)

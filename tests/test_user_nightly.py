@@ -106,13 +106,14 @@ def test_two_nights_of_a_users_repository_with_the_reusable_workflow(tmp_path, i
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
     said = _sh(repo, env, "tfcanary", "init-ci", "--repo", "example/tfcanary", "--ref", SHA, "--with", "-e .",
-               "--env", "tf2.21", "--workloads", "workloads")
+               "--env", "tf2.21", "--workloads", "workloads", "--pytest", "tests")
     assert "Settings -> Actions -> General" in said and "issues: write" in said
     caller = yaml.safe_load((repo / ".github" / "workflows" / "tfcanary-nightly.yml").read_text())
     call = caller["jobs"]["nightly"]
     assert call["uses"] == f"example/tfcanary/.github/workflows/reusable-nightly.yml@{SHA}"
     assert call["permissions"] == {"contents": "read", "issues": "write"}
-    _sh(repo, env, "tfcanary", "run", "--cases", "cases", "--env", "tf2.21", "--with", "-e .", "--no-report")
+    _sh(repo, env, "tfcanary", "run", "--cases", "cases", "--pytest", "tests", "--env", "tf2.21", "--with", "-e .",
+        "--no-report")
     _sh(repo, env, "tfcanary", "check", "--update")
     assert sorted(p.name for p in (repo / "cases" / "snapshots").iterdir()) == ["tf2.21.json"]
     shutil.rmtree(repo / "results")
@@ -140,8 +141,12 @@ def test_two_nights_of_a_users_repository_with_the_reusable_workflow(tmp_path, i
         assert any(line.startswith("mycompany") for line in freeze)         # the user's package
         if pins:
             assert {f"{k}=={v}" for k, v in pins.versions} <= freeze        # tonight's pins, really
-        by_mode = {(o["variant"], o["mode"]): o for o in doc["outcomes"]}
+        by_mode = {(o["variant"], o["mode"]): o for o in doc["outcomes"] if o["variant"] != "test"}
         assert by_mode[("fixed", "graph")]["status"] == "ok"
+        tests = {o["case"]: o for o in doc["outcomes"] if o["variant"] == "test"}    # the tests input
+        assert tests["tests/test_gated.py::test_output_keeps_the_input_shape[False]"]["status"] == "ok"
+        keras3 = tests["tests/test_gated.py::test_output_keeps_the_input_shape[True]"]
+        assert keras3["status"] == "error" and keras3["frame"].startswith("mycompany/layers.py:")
         assert by_mode[("broken", "eager")]["exc_type"].endswith("ValueError")   # Keras 3 refuses
         speed = json.loads((results / "speed" / f"{label}.json").read_text())
         timed = {e["case"]: e for e in speed["results"]}

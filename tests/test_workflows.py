@@ -131,7 +131,7 @@ def test_zizmor_finds_nothing_of_any_severity_in_what_init_ci_writes(tmp_path, m
     (tmp_path / "cases").mkdir()
     monkeypatch.chdir(tmp_path)
     assert cli.main(["init-ci", "--repo", "example/tfcanary", "--ref", "0" * 40, "--with", "-e .",
-                     "--with", "-r requirements.txt", "--tests", "tests", "--env", "tf2.15"]) == 0
+                     "--with", "-r requirements.txt", "--pytest", "tests", "--env", "tf2.15"]) == 0
     assert _zizmor_all(tmp_path / ".github" / "workflows") == []
     assert cli.main(["init-ci", "--repo", "example/tfcanary", "--ref", "0" * 40, "--no-alert", "--force"]) == 0
     assert _zizmor_all(tmp_path / ".github" / "workflows") == []

@@ -166,7 +166,7 @@ def render(o: Options) -> str:
 def settings(o: Options, out: Path) -> str:
     """What to enable in the repository's settings, and what to do before the first night."""
     snaps = o.snapshots or f"{o.cases[0]}/snapshots"
-    run = " ".join(["tfcanary run", *[f"--cases {c}" for c in o.cases],
+    run = " ".join(["tfcanary run", *[f"--cases {c}" for c in o.cases], *[f"--pytest {t}" for t in o.tests],
                     *[f"--env {e}" for e in o.environments], *[f"--with {s}" for s in o.with_specs]])
     steps = [
         f"Settings -> Actions -> General: allow actions and reusable workflows. If you allow only "
@@ -236,7 +236,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:  # type: ignore[name-
     p.add_argument("--env", action="append", default=[], help="matrix label (repeatable; default: tf2.21)")
     p.add_argument("--with", dest="with_placeholder", metavar="SPEC", action="append",
                    help="installed into every environment: -e ., -r requirements.txt (repeatable)")
-    p.add_argument("--tests", action="append", default=[], metavar="PATH",
+    p.add_argument("--pytest", dest="tests", action="append", default=[], metavar="PATH",
                    help="a pytest path of your test suite (repeatable; passed as --pytest PATH)")
     p.add_argument("--snapshots", help="snapshot folder (default: <first case folder>/snapshots)")
     p.add_argument("--workloads", action="append", default=[], metavar="DIR", help="workloads to time")
