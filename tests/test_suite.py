@@ -18,7 +18,7 @@ import pytest
 
 import _plain_pytest
 from conftest import RESOURCES, engine
-from tfcanary._engine.suite import matches
+from tfcanary._engine.suite_worker import matches
 
 SUITE = RESOURCES / "suite_plain"
 FAULTS = ["tests/test_faults.py::test_aborts", "tests/test_faults.py::test_hangs"]

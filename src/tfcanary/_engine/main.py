@@ -35,7 +35,7 @@ TOOLS = {
     "time": ("timer", "main"),
     "time-worker": ("timer", "worker_main"),
     "suite": ("suite", "main"),
-    "suite-worker": ("suite", "worker_main"),
+    "suite-worker": ("suite_worker", "worker_main"),
 }
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import diff, results
-from .._engine.suite import matches
+from .._engine.suite_worker import matches
 from ..envs import index as _index
 from ..errors import UserError
 from . import path as _path
