@@ -124,8 +124,9 @@ def cmd_envs(args: argparse.Namespace) -> int:
     from .envs import cache as envcache
 
     if args.remove or args.all:
-        for path in envcache.remove(args.remove, everything=args.all):
-            print(f"removed {path}")
+        removed = envcache.remove(args.remove, everything=args.all, echo=lambda line: print(line, flush=True))
+        if removed:
+            print(f"removed {len(removed)} environment{'s' if len(removed) != 1 else ''}")
         return 0
     print(envcache.render(envcache.entries()), end="")
     return 0
