@@ -41,7 +41,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from . import corpus
 
-    c = corpus.load(args.cases).select(args.select)
+    c = corpus.scan(args.cases).select(args.select)
     for case in c.cases:
         variants = "+".join(v for v in ("broken", "fixed") if v in case.variants)
         claim = "-" if case.claim is None else (case.claim.error or "no error")

@@ -4,7 +4,8 @@
     <python> <engine>/tfcanary/_engine/main.py time --cases cases --label tf2.15 --out s.json
 
 Every engine process starts here, the workers too (``probe-worker``,
-``time-worker``), so the bootstrap below is written once.  Callers never build
+``time-worker``) and the corpus scan's child (``corpus-scan``, also on the
+host: :func:`tfcanary.corpus.scan`), so the bootstrap below is written once.  Callers never build
 this command themselves: :func:`tfcanary.envs.launch.command` does.
 """
 
@@ -33,6 +34,7 @@ TOOLS = {
     "probe-worker": ("worker", "probe_worker_main"),
     "time": ("timer", "main"),
     "time-worker": ("timer", "worker_main"),
+    "corpus-scan": ("scan", "main"),
 }
 
 

@@ -45,7 +45,7 @@ def select_keys(cases: Sequence[str], select: Sequence[str], a: _path.Endpoint,
     exception class, became a crash or a timeout); it needs both results files."""
     from .. import corpus as _corpus
 
-    c = _corpus.load(list(cases)).select(list(select))
+    c = _corpus.scan(list(cases)).select(list(select))
     universe = [(case.id, v, m) for case in c.cases for v in ("broken", "fixed")
                 if v in case.variants for m in case.modes]
     if only is not None:

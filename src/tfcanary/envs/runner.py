@@ -221,7 +221,8 @@ def run_env(entry: matrix.Entry, venv: Path, opts: RunOptions, folders: List[Pat
     except (FileNotFoundError, OSError) as exc:
         echo(f"{entry.label}: skipped: {exc}")
         return 1
-    (venv / _install.USED).write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n", encoding="utf-8")
+    if not opts.venv:   # the cache's last-use stamp (tfcanary envs); a --venv is the user's own
+        (venv / _install.USED).write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n", encoding="utf-8")
     reqs = entry.requirements(gpu=opts.gpu, pins=pins)
     echo(f"{entry.label}: installing {' '.join(reqs + list(opts.with_specs))}"
          + (f" as of {entry.exclude_newer}" if entry.exclude_newer else "") + f" into {venv}")
