@@ -10,13 +10,15 @@ and a request to report it.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import shlex
 import sys
 import traceback
 from pathlib import Path
 from typing import List, Optional
 
-from .errors import UserError
+from .errors import UsageError, UserError
 
 INTERNAL_ERROR = 3
 
@@ -106,9 +108,15 @@ def cmd_speed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_timeout(args: argparse.Namespace) -> None:
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):   # nan compares false: refused too
+        raise UsageError(f"Expected --timeout SECONDS, a number above 0. Received: {args.timeout}.")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .envs import runner
 
+    _check_timeout(args)
     if args.no_probe and not args.speed:
         raise UserError("Expected --no-probe with --speed (time without probing). Received: --no-probe alone.")
     opts = runner.RunOptions(
@@ -171,6 +179,7 @@ def split_with(argv: List[str]) -> "tuple[List[str], List[str]]":
 def cmd_bisect(args: argparse.Namespace) -> int:
     from .bisect import run as bisect
 
+    _check_timeout(args)
     only = None
     given = [args.case, args.variant, args.mode]
     if any(given):
@@ -185,6 +194,16 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     bisect.print_lines(bisect.read(json_path))
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more. Received: {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", help="results folder (default: results)")
     p.add_argument("--out", default="reports", help="reports folder (default: reports)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per (case, variant, mode)")
-    p.add_argument("--shuffle", metavar="SEED", help="passed to the probe: run the items in a seeded order")
-    p.add_argument("--jobs", metavar="N", help="passed to the probe: workers in parallel")
+    p.add_argument("--shuffle", metavar="SEED", type=int, help="passed to the probe: run the items in a seeded order")
+    p.add_argument("--jobs", metavar="N", type=_positive_int, help="passed to the probe: workers in parallel")
     p.add_argument("--gpu", action="store_true", help="install the CUDA build of TensorFlow")
     p.add_argument("--speed", action="store_true",
                    help="also time eager vs tf.function vs XLA for the fixed variants and --workloads "
@@ -315,6 +334,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("tfcanary: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the reader went away (`tfcanary list | head`): stop as a shell would
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 128 + 13
     except Exception:  # noqa: BLE001 -- anything else is our bug: say so, with the traceback
         traceback.print_exc()
         print("tfcanary: internal error (exit 3): this is a bug in tfcanary, not in your input; "

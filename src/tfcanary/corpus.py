@@ -35,6 +35,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 from . import case as _case
 from .case import display_path, register_roots
+from .errors import UsageError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +90,9 @@ class Corpus:
 def _module_files(paths: Iterable[os.PathLike]) -> List[Path]:
     files: List[Path] = []
     for p in map(Path, paths):
+        if not p.exists():
+            raise UsageError(f"Expected --cases to name a folder or file of case modules. Received: {p} "
+                             "(not found).")
         if p.is_dir():
             files.extend(sorted(f for f in p.glob("*.py") if not f.name.startswith("_")))
         else:

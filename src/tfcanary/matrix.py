@@ -184,7 +184,11 @@ def read_pins(path: os.PathLike) -> Dict[str, str]:
     p = Path(path)
     if not p.exists():
         return pins
-    for n, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MatrixError(f"{p}: expected a pins file (UTF-8 text). Received: {exc}") from None
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue

@@ -82,10 +82,16 @@ _MIGRATIONS: Dict[int, Callable[[Dict[str, Any]], Dict[str, Any]]] = {1: _v1_to_
 
 
 def write_text_atomic(path: os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half.
+
+    A path that cannot be written (a file where its folder should be, no
+    permission, a full disk) is an :class:`InputError` naming it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:   # a file where the folder should be, no permission, a full disk
+        raise InputError(f"{path}: cannot be written ({exc.strerror or exc}). Nothing was written.") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -95,11 +101,14 @@ def write_text_atomic(path: os.PathLike, text: str) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes it 0600; results are for everyone to read
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise InputError(f"{path}: cannot be written ({exc.strerror or exc}). It is left as it "
+                             "was.") from None
         raise
 
 

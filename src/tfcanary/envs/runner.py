@@ -31,6 +31,7 @@ from . import install as _install
 from . import launch
 
 Echo = Callable[[str], None]
+INTERNAL_ERROR = 3   # the engine's exit status for its own bug (see tfcanary._engine.main)
 
 
 @dataclasses.dataclass
@@ -176,6 +177,8 @@ def run(opts: RunOptions, echo: Echo = print) -> int:
     for a in with_args:
         if Path(a).is_absolute() and not Path(a).exists():
             raise UsageError(f"Expected --with to name existing files or folders. Received: {a} (not found).")
+    if opts.pins and not (cwd / opts.pins).is_file():
+        raise UsageError(f"Expected --pins to name a pins file. Received: {cwd / opts.pins} (not found).")
     pins = matrix.read_pins(cwd / opts.pins) if opts.pins else None
     out_dir = cwd / opts.results_dir
     failed = []
@@ -248,6 +251,9 @@ def run_env(entry: matrix.Entry, venv: Path, opts: RunOptions, folders: List[Pat
         rc = launch.launch(python, "probe", args, env=dict(entry.env), cwd=cwd).returncode
         if rc == 2:
             return 2       # the probe refused its arguments and wrote nothing: neither do we
+        if rc == INTERNAL_ERROR:
+            raise RuntimeError(f"the probe in {entry.label} stopped with an internal error (its traceback "
+                               f"is above); {relative(out, cwd)} is left as it was")
         stamp_corpus(out, folders, snapshots, cwd, opts.with_specs)
         rc = 0 if rc == 0 else 1
     if opts.speed:

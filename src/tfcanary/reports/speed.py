@@ -128,10 +128,7 @@ def write_csv(paths: Sequence[os.PathLike], out: os.PathLike) -> Path:
     for d in read_all(paths):
         w.writerows(rows(d))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, out)
+    results.write_text_atomic(out, buf.getvalue())
     return out
 
 
