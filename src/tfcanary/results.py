@@ -37,6 +37,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -48,6 +49,7 @@ from .outcome import Outcome, Status
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "install-failed", "probe-failed")
 _OUTCOME_STATUSES = tuple(s.value for s in Status)
+_SURROGATE_RE = re.compile(r"\\[uU][dD][89a-fA-F]")
 _OUTCOME_FIELDS = {f.name for f in dataclasses.fields(Outcome)}
 
 
@@ -171,11 +173,17 @@ def load_json(path: os.PathLike, what: str) -> Any:
     not JSON."""
     text = read_text(path, what)
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not a {what} (invalid JSON at line {exc.lineno}: {exc.msg})") from None
     except (ValueError, RecursionError) as exc:   # an integer too long, nesting too deep
         raise ResultsError(f"{path}: not a {what} ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if _SURROGATE_RE.search(text):   # "\ud800" alone decodes to a str that no file can hold
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ResultsError(f"{path}: not a {what} (a \\u escape of a lone surrogate: not text)") from None
+    return doc
 
 
 def read(path: os.PathLike, kind: Optional[str] = None,

@@ -212,11 +212,14 @@ def default_snapshots(results: Sequence[os.PathLike], for_writing: bool = False)
     if for_writing:
         cwd = os.path.realpath(os.getcwd())
         real = os.path.realpath(path)
-        if not (real == cwd or real.startswith(cwd.rstrip(os.sep) + os.sep)):
+        read = {os.path.realpath(r if Path(r).is_dir() else Path(r).parent) for r in results}
+        if not (real == cwd or real.startswith(cwd.rstrip(os.sep) + os.sep)) or real in read:
+            where = "a folder of the results being read" if real in read else \
+                f"outside the working directory ({cwd})"
             raise InputError(
                 f"Expected the snapshot folder the results record (corpus.snapshots) to lie in the "
-                f"working directory ({cwd}) to update it. Received: {str(path)!r}. Nothing was "
-                "written: name the folder to write with --snapshots DIR.")
+                f"working directory, apart from the results, to update it. Received: {str(path)!r}, "
+                f"{where}. Nothing was written: name the folder to write with --snapshots DIR.")
     return path
 
 
