@@ -22,6 +22,7 @@ from tfcanary.envs import install as envs
 from tfcanary.reports import check, toolkit
 
 from conftest import ROOT
+from test_check import run_dir  # noqa: F401 -- the fixture: results with their snapshots
 from test_report import write_results
 
 
@@ -167,14 +168,6 @@ def test_a_mutated_results_file_is_named_with_what_is_wrong(tmp_path, capsys, mu
     assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
 
 
-@pytest.fixture
-def snapshotted(tmp_path):
-    res = write_results(tmp_path / "results")
-    snaps = tmp_path / "snapshots"
-    assert check.run([res], snaps, update_snapshots=True, echo=lambda s: None) == 0
-    return res, snaps
-
-
 @pytest.mark.parametrize("edit, expected", [
     (lambda d: d["outcomes"].update({"alpha/broken": {"status": "ok"}}), "expected a key case/variant/mode"),
     (lambda d: d.update(outcomes=[["alpha/broken/eager", {"status": "ok"}]]), "outcomes: expected an object"),
@@ -183,8 +176,8 @@ def snapshotted(tmp_path):
     (lambda d: d["outcomes"].update({"../../x/broken/eager": {"status": "ok"}}), "'..' path segment"),
     (lambda d: d.update(env="../tf2.15"), "env: expected an environment label"),
 ])
-def test_a_hand_edited_snapshot_is_named_with_what_is_wrong(snapshotted, capsys, edit, expected):
-    res, snaps = snapshotted
+def test_a_hand_edited_snapshot_is_named_with_what_is_wrong(run_dir, capsys, edit, expected):
+    res, snaps = run_dir
     p = snaps / "tf2.15.json"
     doc = json.loads(p.read_text())
     edit(doc)
@@ -201,8 +194,8 @@ def test_snapshot_keys_split_at_their_last_two_slashes_so_node_ids_survive(tmp_p
     assert check.snapshot_frame(doc).iloc[0]["case"] == node
 
 
-def test_a_file_in_the_snapshot_folder_not_named_by_a_label_is_named(snapshotted, capsys):
-    res, snaps = snapshotted
+def test_a_file_in_the_snapshot_folder_not_named_by_a_label_is_named(run_dir, capsys):
+    res, snaps = run_dir
     (snaps / "notes.json").write_text("{}")
     rc, _, err = main(capsys, "check", "--results", res, "--snapshots", snaps)
     assert rc == 2 and "notes.json: the file name: expected an environment label" in err
