@@ -224,7 +224,11 @@ def scan(paths: Iterable[os.PathLike], timeout: Optional[float] = None) -> Corpu
     the other modules still load (the child is started again without it).  The
     cases' variants cannot be run from here: :func:`load` (with
     ``modules=corpus.modules``) imports the modules that loaded, to run them.
+    Where processes cannot be handled so (Windows), the modules load in this
+    process, as :func:`load` does.
     """
+    if not hasattr(os, "killpg"):
+        return load(paths)
     paths = list(paths)
     register_roots(paths)
     files = [f.resolve() for f in _module_files(paths)]
