@@ -28,7 +28,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tfcanary import cli
@@ -232,6 +232,7 @@ def run_all(root: Path) -> None:
 @settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(mutation(), min_size=1, max_size=3))
+@example([("snapshot", ("set", 4, "x", "../../escape/pwned"))])   # "from" as text: check --update broke on it
 def test_mutated_files_keep_the_contract(changes):
     root = Path(tempfile.mkdtemp(prefix="tfcanary-hostile-"))
     try:

@@ -186,7 +186,9 @@ def _same_but_date(path: Path, doc: Dict[str, Any]) -> bool:
     def undated(d: Any) -> Any:
         if not isinstance(d, dict):
             return d
-        frm = {k: v for k, v in (d.get("from") or {}).items() if k != "date"}
+        frm = d.get("from")
+        if isinstance(frm, dict):   # a hand-edited snapshot may hold anything here: it is replaced
+            frm = {k: v for k, v in frm.items() if k != "date"}
         return {**d, "from": frm}
 
     return undated(old) == undated(json.loads(dumps_snapshot(doc)))
