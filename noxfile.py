@@ -72,7 +72,7 @@ def _make_env_session(entry: matrix.Entry) -> None:
 
     session_fn.__doc__ = f"Probe the corpus in {entry.label}: {entry.note}."
     nox.session(python=entry.python, name=entry.label, tags=tags,
-                download_python="never", default=entry.default)(session_fn)
+                download_python="auto", default=entry.default)(session_fn)
 
 
 for _entry in matrix.full():

@@ -78,3 +78,17 @@ def probed(tmp_path_factory):
         pytest.fail(f"nox -s {' '.join(E2E_ENVS)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return {"dir": out, "log": proc.stdout + proc.stderr,
             "files": {label: out / f"{label}.json" for label in E2E_ENVS}}
+
+
+@pytest.fixture(scope="session")
+def tf215(tmp_path_factory):
+    """The interpreter of nox's tf2.15 environment: reused when nox built it, else built now by
+    nox (probing one case).  Tests use it as it is: they install nothing into it."""
+    python = venv_python("tf2.15")
+    if not (python.exists() and (install.nox_venv(ROOT, "tf2.15") / install.MARKER).exists()):
+        out = tmp_path_factory.mktemp("tf215")
+        proc = subprocess.run(nox_cmd("-s", "tf2.15", "--", "--select", "python-if-on-tensor",
+                                      "--results-dir", str(out)), cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.fail(f"nox -s tf2.15 failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return python

@@ -1,8 +1,12 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tfcanary import corpus
+from tfcanary.errors import UsageError
 from tfcanary.case import Built, Claim, CaseDefinitionError, layer_case
 
 from conftest import RESOURCES, ROOT
@@ -108,3 +112,61 @@ def test_url_and_fidelity_are_checked_and_recorded():
     assert d["fidelity"] == "adapted"
     assert d["claim"]["versions"] == "Keras 3.0.5"
     assert Claim.from_dict({"error": "TypeError", "message": "", "where": ""}).versions == ""
+
+
+IMPORT_FAULTS = RESOURCES / "corpus_import_faults"
+
+
+@pytest.fixture(scope="module")
+def scanned():
+    return corpus.scan([IMPORT_FAULTS], timeout=3)
+
+
+def test_modules_that_hang_exit_or_raise_a_base_exception_are_corpus_errors_and_the_rest_load(scanned):
+    assert [c.id for c in scanned.cases] == ["still-listed", "after-the-faults"]
+    errors = {e.file: e for e in scanned.errors}
+    assert sorted(errors) == ["b_hangs.py", "c_exits.py", "d_interrupts.py", "e_base.py", "f_aborts.py",
+                              "g_newline_id.py"]
+    assert errors["b_hangs.py"].line == 5 and "did not finish importing within 3 s" in errors["b_hangs.py"].message
+    assert "TFCANARY_IMPORT_TIMEOUT" in errors["b_hangs.py"].message
+    assert errors["c_exits.py"].line == 4
+    assert "ended the process at import (os._exit(0))" in errors["c_exits.py"].message
+    assert errors["d_interrupts.py"].line == 3 and "KeyboardInterrupt: pressed by a case module" in errors["d_interrupts.py"].message
+    assert errors["e_base.py"].line == 8 and "Stop: not an Exception" in errors["e_base.py"].message
+    assert errors["f_aborts.py"].line == 4 and "signal SIGABRT" in errors["f_aborts.py"].message
+    assert "Received: id='trailing-newline\\n'" in errors["g_newline_id.py"].message
+
+
+def test_the_scan_records_which_modules_loaded_and_load_takes_only_those(scanned):
+    # Only the modules that imported: the workers that run the cases import nothing else.
+    assert [os.path.basename(m) for m in scanned.modules] == ["a_good.py", "h_after.py"]
+    loaded = corpus.load([IMPORT_FAULTS], modules=scanned.modules)
+    assert [c.id for c in loaded.cases] == ["still-listed", "after-the-faults"]
+    assert [c.describe() for c in loaded.cases] == [c.describe() for c in scanned.cases]
+
+
+def test_a_listed_case_cannot_be_run_from_the_listing(scanned):
+    with pytest.raises(RuntimeError, match="listed by a separate process"):
+        scanned.cases[0].variants["broken"](None, None)
+
+
+def test_the_scan_lists_the_real_corpus_as_loading_it_does():
+    assert [c.describe() for c in corpus.scan([ROOT / "cases"]).cases] == \
+        [c.describe() for c in corpus.load([ROOT / "cases"]).cases]
+
+
+def test_list_names_each_misbehaving_module_and_exits_1():
+    proc = subprocess.run([sys.executable, "-m", "tfcanary", "list", "--cases", str(IMPORT_FAULTS)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TFCANARY_IMPORT_TIMEOUT": "3",
+                               "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 1, proc.stderr
+    assert "still-listed" in proc.stdout and "after-the-faults" in proc.stdout
+    assert "corpus error: c_exits.py:4: case module ended the process at import (os._exit(0))" in proc.stderr
+    assert "corpus error: b_hangs.py:5: case module did not finish importing" in proc.stderr
+    assert "2 cases, 6 corpus errors" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_missing_case_folder_is_a_usage_error():
+    with pytest.raises(UsageError, match=r"Expected --cases to name a folder or file of case modules"):
+        corpus.scan([RESOURCES / "no-such-folder"])

@@ -7,6 +7,7 @@ tested without nox in test_sessions.py; these check the wiring.
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -60,6 +61,19 @@ def test_a_missing_interpreter_is_a_clear_skip_even_on_ci(tmp_path):
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text
     assert "skipped: Python interpreter 3.99 not found" in text
+    assert not (tmp_path / "r" / "tf2.15.json").exists()
+
+
+def test_a_python_uv_cannot_download_offline_is_a_clear_skip(tmp_path):
+    """The sessions let uv provide a missing interpreter (download_python="auto"); offline, with no
+    such Python on PATH nor among uv's managed builds, uv's attempt fails and nox skips."""
+    path = os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"])
+    proc = _run(["-s", "tf2.15", "--force-python", "3.12", "--", "--results-dir", str(tmp_path / "r")],
+                tmp_path, CI="true", UV_OFFLINE="1", PATH=path, UV_PYTHON_INSTALL_DIR=str(tmp_path / "managed"))
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
+    assert "Failed to install cpython-3.12" in text and "Network connectivity is disabled" in text
+    assert "skipped: Python interpreter 3.12 not found" in text
     assert not (tmp_path / "r" / "tf2.15.json").exists()
 
 

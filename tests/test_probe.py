@@ -1,6 +1,7 @@
 """The probe in a real TensorFlow environment: crashes, hangs and bad cases are data."""
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -96,3 +97,48 @@ def test_an_environment_without_tensorflow_is_probe_failed_with_the_reason(tmp_p
     assert "No module named 'tensorflow'" in doc["message"]
     assert {o["status"] for o in doc["outcomes"]} == {"crash"}
     assert all("worker could not start" in o["reason"] for o in doc["outcomes"])
+
+
+def _import_faults_probe(python, tmp_path, *extra):
+    out = tmp_path / "r.json"
+    proc = subprocess.run(
+        engine(str(python), "probe", "--cases", str(RESOURCES / "corpus_import_faults"), "--label", "tf2.15",
+               "--out", str(out), "--timeout", "60", *extra),
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        env={**os.environ, "TFCANARY_IMPORT_TIMEOUT": "3"})
+    return proc, out
+
+
+def _assert_import_faults_are_corpus_errors(proc, doc):
+    assert proc.returncode == 1, proc.stderr
+    errors = {e["file"]: e for e in doc["corpus_errors"]}
+    assert sorted(errors) == ["b_hangs.py", "c_exits.py", "d_interrupts.py", "e_base.py", "f_aborts.py",
+                              "g_newline_id.py"]
+    assert errors["b_hangs.py"]["line"] == 5 and "did not finish importing" in errors["b_hangs.py"]["message"]
+    assert errors["c_exits.py"]["line"] == 4 and "os._exit(0)" in errors["c_exits.py"]["message"]
+    assert [c["id"] for c in doc["cases"]] == ["still-listed", "after-the-faults"]
+    assert "corpus error: c_exits.py:4:" in proc.stderr
+
+
+def test_the_probe_plans_around_case_modules_that_hang_or_end_the_process_at_import(tmp_path):
+    """This interpreter has no TensorFlow, so no item runs; the plan and its corpus errors are
+    the probe's own, made before any worker starts."""
+    import sys
+
+    proc, out = _import_faults_probe(sys.executable, tmp_path, "--startup-timeout", "60")
+    doc = json.loads(out.read_text())
+    _assert_import_faults_are_corpus_errors(proc, doc)
+    assert [(o["case"], o["status"]) for o in doc["outcomes"]] == [("still-listed", "crash"),
+                                                                    ("after-the-faults", "crash")]
+
+
+@pytest.mark.e2e
+def test_in_a_real_environment_the_cases_beside_misbehaving_modules_still_run(tf215, tmp_path):
+    proc, out = _import_faults_probe(tf215, tmp_path)
+    doc = json.loads(out.read_text())
+    _assert_import_faults_are_corpus_errors(proc, doc)
+    assert doc["status"] == "ok"
+    by_case = {o["case"]: o for o in doc["outcomes"]}
+    assert by_case["still-listed"]["status"] == "error" and by_case["still-listed"]["exc_type"].endswith("ValueError")
+    assert by_case["after-the-faults"]["status"] == "ok"
+    assert doc["timing"]["worker_restarts"] == 0   # the workers imported only the modules that load

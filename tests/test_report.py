@@ -213,7 +213,7 @@ def test_upgrade_report_classifies_and_lists_high_risk_first(small, tmp_path):
     # One entry per (case, variant), listing its modes; each distinct old/new pair once.
     assert high.count("### ") == 1
     assert "### `alpha` · broken — newly-failing, class-changed in 2 modes: eager, graph" in high
-    assert "Source: A question <b>about</b> alpha" in high   # Markdown is not HTML-escaped
+    assert "Source: A question &lt;b>about&lt;/b> alpha" in high   # no HTML in the Markdown: shown as text
     assert "old &lt;script>alert(1)&lt;/script>" in high     # ...but no raw tag reaches the page
     assert "&lt;script&gt;" in html and "<script>alert" not in html
 

@@ -8,13 +8,19 @@ works.  Environments go to $TFCANARY_CACHE (default .nox/user-cache, reused by l
 """
 
 import json
+import os
 import re
 import shlex
+import shutil
 import subprocess
+import sys
 
 import pytest
 
-from conftest import ROOT, user_env
+from tfcanary import results
+from tfcanary.envs import install
+
+from conftest import RESOURCES, ROOT, user_env
 
 pytestmark = pytest.mark.e2e
 
@@ -100,3 +106,36 @@ def test_the_readme_tests_example_runs_as_written_from_an_installed_tfcanary(pro
     for test in ("test_projection_shape", "test_swish_function_on_a_keras_input"):
         assert re.search(rf"tests/test_layers.py::{test}/test/pytest: ok -> \w+ first in ", bisected), bisected
     assert "keras 3" in bisected
+
+
+def test_a_refused_select_changes_nothing_and_reports_nothing(tf215, tmp_path):
+    """``--select`` matching no case, in a real environment (nox's tf2.15, reused as it is): the
+    probe refuses (exit 2) before anything is probed; the results file keeps every byte (its
+    ``corpus.with`` included), and no report or summary follows the refusal."""
+    shutil.copytree(RESOURCES / "corpus_small", tmp_path / "cases")
+    existing = tmp_path / "results" / "tf2.15.json"
+    results.write(existing, {
+        "label": "tf2.15", "status": "ok", "env": {}, "metadata": {"date": "2026-01-01T00:00:00+00:00"},
+        "corpus": {"paths": ["cases"], "snapshots": "cases/snapshots", "with": ["-e ."]},
+        "runs": [{"id": 1, "date": "2026-01-01T00:00:00+00:00", "select": [], "shuffle": None, "jobs": 1,
+                  "outcomes": 1}],
+        "cases": [], "corpus_errors": [],
+        "outcomes": [{"case": "small-python-if", "variant": "broken", "mode": "eager", "status": "ok",
+                      "duration_s": 0.1, "run": 1}]})
+    before = existing.read_bytes()
+    venv = install.nox_venv(ROOT, "tf2.15")
+    marker = (venv / install.MARKER).read_bytes()
+    used = (venv / install.USED).stat().st_mtime_ns if (venv / install.USED).exists() else None
+    proc = subprocess.run([sys.executable, "-m", "tfcanary", "run", "--env", "tf2.15", "--venv", str(venv),
+                           "--cases", "cases", "--select", "no-such-case"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "'no-such-case', which match nothing" in proc.stderr and "is left as it was" in proc.stderr
+    assert "reused the installed environment" in proc.stdout   # a reuse: nothing installed
+    assert existing.read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["tf2.15.json"]
+    assert not (tmp_path / "reports").exists()
+    assert "wrote" not in proc.stdout and not re.search(r"^environment\s+status", proc.stdout, re.M)
+    # --venv is the user's environment: a reuse leaves it as it was, last-use stamp included
+    assert (venv / install.MARKER).read_bytes() == marker
+    assert ((venv / install.USED).stat().st_mtime_ns if (venv / install.USED).exists() else None) == used

@@ -33,17 +33,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from .names import case_id_problem, url_problem
 
 VARIANTS = ("broken", "fixed")
 LAYER_MODES = ("eager", "graph", "graph-noautograph", "xla", "symbolic", "fit", "saved")
 SCRIPT_MODES = ("script",)
 MODES = LAYER_MODES + SCRIPT_MODES
-
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 # How close a case is to the report it comes from: the report's own code (at most
 # data or sizes changed), trimmed or made self-contained, or written from the
@@ -247,10 +246,9 @@ def _declare(kind: str, id: str, family: str, source: str, claim: Optional[Claim
              tags: Tuple[str, ...], doc: str, url: str = "", fidelity: str = "") -> Case:
     frame = sys._getframe(2)
     file, line = frame.f_code.co_filename, frame.f_lineno
-    if not isinstance(id, str) or not _ID_RE.match(id):
-        raise CaseDefinitionError(
-            f"Expected a case id of lowercase letters, digits and dashes. Received: id={id!r}",
-            file, line)
+    problem = case_id_problem(id)
+    if problem:
+        raise CaseDefinitionError(f"Expected {problem}", file, line)
     if not family or not isinstance(family, str):
         raise CaseDefinitionError(f"case {id!r} needs a family. Received: family={family!r}",
                                   file, line)
@@ -258,7 +256,7 @@ def _declare(kind: str, id: str, family: str, source: str, claim: Optional[Claim
         raise CaseDefinitionError(
             f"case {id!r}: expected claim=Claim(...) or None. Received: {type(claim).__name__}",
             file, line)
-    if url and not (isinstance(url, str) and url.startswith("https://")):
+    if url_problem(url):
         raise CaseDefinitionError(f"case {id!r}: expected url='https://...'. Received: url={url!r}",
                                   file, line)
     if fidelity and fidelity not in FIDELITIES:

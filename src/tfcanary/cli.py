@@ -10,13 +10,15 @@ and a request to report it.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import shlex
 import sys
 import traceback
 from pathlib import Path
 from typing import List, Optional
 
-from .errors import UserError
+from .errors import UsageError, UserError
 
 INTERNAL_ERROR = 3
 
@@ -41,7 +43,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from . import corpus
 
-    c = corpus.load(args.cases).select(args.select)
+    c = corpus.scan(args.cases).select(args.select)
     for case in c.cases:
         variants = "+".join(v for v in ("broken", "fixed") if v in case.variants)
         claim = "-" if case.claim is None else (case.claim.error or "no error")
@@ -116,9 +118,15 @@ def cmd_speed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_timeout(args: argparse.Namespace) -> None:
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):   # nan compares false: refused too
+        raise UsageError(f"Expected --timeout SECONDS, a number above 0. Received: {args.timeout}.")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .envs import runner
 
+    _check_timeout(args)
     if args.no_probe and not args.speed:
         raise UserError("Expected --no-probe with --speed (time without probing). Received: --no-probe alone.")
     opts = runner.RunOptions(
@@ -135,8 +143,9 @@ def cmd_envs(args: argparse.Namespace) -> int:
     from .envs import cache as envcache
 
     if args.remove or args.all:
-        for path in envcache.remove(args.remove, everything=args.all):
-            print(f"removed {path}")
+        removed = envcache.remove(args.remove, everything=args.all, echo=lambda line: print(line, flush=True))
+        if removed:
+            print(f"removed {len(removed)} environment{'s' if len(removed) != 1 else ''}")
         return 0
     print(envcache.render(envcache.entries()), end="")
     return 0
@@ -181,6 +190,7 @@ def split_with(argv: List[str]) -> "tuple[List[str], List[str]]":
 def cmd_bisect(args: argparse.Namespace) -> int:
     from .bisect import run as bisect
 
+    _check_timeout(args)
     only = None
     given = [args.case, args.variant, args.mode]
     if any(given):
@@ -196,6 +206,16 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     bisect.print_lines(bisect.read(json_path))
     print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more. Received: {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", help="results folder (default: results)")
     p.add_argument("--out", default="reports", help="reports folder (default: reports)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per (case, variant, mode)")
-    p.add_argument("--shuffle", metavar="SEED", help="passed to the probe: run the items in a seeded order")
-    p.add_argument("--jobs", metavar="N", help="passed to the probe: workers in parallel")
+    p.add_argument("--shuffle", metavar="SEED", type=int, help="passed to the probe: run the items in a seeded order")
+    p.add_argument("--jobs", metavar="N", type=_positive_int, help="passed to the probe: workers in parallel")
     p.add_argument("--gpu", action="store_true", help="install the CUDA build of TensorFlow")
     p.add_argument("--speed", action="store_true",
                    help="also time eager vs tf.function vs XLA for the fixed variants and --workloads "
@@ -348,6 +368,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("tfcanary: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the reader went away (`tfcanary list | head`): stop as a shell would
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 128 + 13
     except Exception:  # noqa: BLE001 -- anything else is our bug: say so, with the traceback
         traceback.print_exc()
         print("tfcanary: internal error (exit 3): this is a bug in tfcanary, not in your input; "

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from .errors import UsageError
+from .names import label_problem
 
 T = TypeVar("T")
 
@@ -132,8 +133,6 @@ ENTRIES: Tuple[Entry, ...] = (
     Entry("nightly", "nightly", "keras3", note="tf-nightly + keras-nightly"),
 )
 
-_LABEL_RE = re.compile(r"^(tf\d+\.\d+(-[a-z]+)?|nightly)$")
-
 
 class MatrixError(UsageError, ValueError):
     """A label that is not in the matrix, or a malformed pins file."""
@@ -185,7 +184,11 @@ def read_pins(path: os.PathLike) -> Dict[str, str]:
     p = Path(path)
     if not p.exists():
         return pins
-    for n, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MatrixError(f"{p}: expected a pins file (UTF-8 text). Received: {exc}") from None
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -199,7 +202,7 @@ def read_pins(path: os.PathLike) -> Dict[str, str]:
 def _check() -> None:
     seen = set()
     for e in ENTRIES:
-        if not _LABEL_RE.match(e.label) or e.label in seen:
+        if label_problem(e.label) or e.label in seen:
             raise MatrixError(f"bad or duplicate matrix label {e.label!r}")
         seen.add(e.label)
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from . import matrix, results
+from . import matrix, names, results
 from .outcome import Outcome
 
 OUTCOME_COLUMNS = [
@@ -21,6 +21,7 @@ OUTCOME_COLUMNS = [
     "message", "normalized", "fingerprint", "frame", "reason", "duration_s",
     "tensorflow", "keras", "python", "normalizer_version", "phase", "xfail",
 ]
+OTHER_KINDS = ("bisect", "speed")   # files that may sit beside results files and are read elsewhere
 ENV_COLUMNS = [
     "env", "status", "flavour", "kind", "released", "python", "tensorflow", "keras", "numpy",
     "devices", "date", "install_s", "install_reused", "import_s", "probe_s", "n_outcomes",
@@ -32,33 +33,41 @@ def read_all(paths: Sequence[os.PathLike]) -> List[Dict[str, Any]]:
     """Every results document under ``paths``, in matrix order.
 
     All or nothing: a file that cannot be read (truncated, not JSON, a newer
-    schema) and two files for one environment are a
+    schema, a field of the wrong type: :func:`tfcanary.results.read`), a label
+    that is not an environment label, and two files for one environment are a
     :class:`~tfcanary.results.ResultsError` naming every such file, and nothing
     is reported from the others: a report or a check that silently left an
     environment out would look like a clean run.
     """
-    files = list(dict.fromkeys(p.resolve() for p in results.find(list(paths))))
+    files = list(dict.fromkeys(Path(os.path.realpath(p)) for p in results.find(list(paths))))
     docs: List[Dict[str, Any]] = []
     where: Dict[str, List[Path]] = {}
     problems: List[str] = []
     for f in files:
         try:
             doc = results.read(f)
+        except results.OtherKind as exc:
+            if exc.kind in OTHER_KINDS:
+                continue        # a bisection or a speed file beside the results: not outcomes
+            problems.append(str(exc))
+            continue
         except results.ResultsError as exc:
             problems.append(str(exc))
             continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{f}: cannot be read ({type(exc).__name__}: {exc})")
+        bad_label = names.label_problem(doc["label"])
+        if bad_label:
+            problems.append(f"{f}: label: expected {bad_label}")
             continue
-        if "label" in doc:
-            docs.append(doc)
-            where.setdefault(doc["label"], []).append(f)
+        docs.append(doc)
+        where.setdefault(doc["label"], []).append(f)
     for label, found in where.items():
         if len(found) > 1:
             problems.append(f"two results files for environment {label!r}: "
                             + " and ".join(map(str, found))
                             + " (keep one, or give the folders to separate commands)")
     if problems:
+        if len(problems) > 20:
+            problems = problems[:20] + [f"... and {len(problems) - 20} more"]
         raise results.ResultsError("Expected readable results files, one per environment. Received:\n  " + "\n  ".join(problems)
                                    + "\nNothing was reported: fix or move these files, or name the "
                                      "other files or folders explicitly.")

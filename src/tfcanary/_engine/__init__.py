@@ -11,7 +11,7 @@ Rules, checked by ``tests/test_layout.py``:
 - standard library only, plus the environment's TensorFlow where a step needs
   it (imported inside functions, never at module level);
 - from tfcanary itself, only :data:`tfcanary.envs.launch.ENGINE_MODULES`: the
-  case API, the corpus loader, outcomes, fingerprints, results files and errors;
+  case API, the corpus loader, names, outcomes, fingerprints, results files and errors;
 - nothing here imports a host module (reports, envs, bisect, nightly, cli).
 
 The stages: :mod:`.probe` (plan, supervise, write results) and :mod:`.timer`

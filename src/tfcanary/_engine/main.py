@@ -5,7 +5,8 @@
     <python> <engine>/tfcanary/_engine/main.py suite --pytest tests --label tf2.15 --out r.json
 
 Every engine process starts here, the workers too (``probe-worker``,
-``time-worker``, ``suite-worker``), so the bootstrap below is written once.  Callers never build
+``time-worker``, ``suite-worker``) and the corpus scan's child (``corpus-scan``, also
+on the host: :func:`tfcanary.corpus.scan`), so the bootstrap below is written once.  Callers never build
 this command themselves: :func:`tfcanary.envs.launch.command` does.
 """
 
@@ -28,6 +29,8 @@ def _bootstrap() -> None:
         sys.path.insert(0, root)
 
 
+INTERNAL_ERROR = 3   # as the CLI's: a bug of tfcanary's, with its traceback
+
 # tool -> (module under tfcanary._engine, function taking argv and returning an exit status)
 TOOLS = {
     "probe": ("probe", "main"),
@@ -36,6 +39,7 @@ TOOLS = {
     "time-worker": ("timer", "worker_main"),
     "suite": ("suite", "main"),
     "suite-worker": ("suite_worker", "worker_main"),
+    "corpus-scan": ("scan", "main"),
 }
 
 
@@ -46,7 +50,15 @@ def main(argv: list) -> int:
     import importlib
 
     module, function = TOOLS[argv[0]]
-    return getattr(importlib.import_module(f"tfcanary._engine.{module}"), function)(argv[1:])
+    try:
+        return getattr(importlib.import_module(f"tfcanary._engine.{module}"), function)(argv[1:])
+    except Exception:  # noqa: BLE001 -- the tools handle what the user can fix; this is our bug
+        import traceback
+
+        traceback.print_exc()
+        print(f"tfcanary {argv[0]}: internal error (exit {INTERNAL_ERROR}): this is a bug in tfcanary, "
+              "not in your input; please report it with the traceback above.", file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

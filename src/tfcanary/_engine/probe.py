@@ -4,7 +4,9 @@ Started in an environment by :func:`tfcanary.envs.launch.launch` (``main.py
 probe``); it needs nothing from the host environment, only the standard
 library, the engine's copy of tfcanary and the environment's TensorFlow.
 
-It plans every (case, variant, mode) and has :mod:`tfcanary._engine.supervise` run
+It lists the corpus with :func:`tfcanary.corpus.scan` (a case module that hangs or
+ends the process at import is a corpus error, not a stuck probe), plans every
+(case, variant, mode) and has :mod:`tfcanary._engine.supervise` run
 them in ``--jobs`` worker processes (:mod:`tfcanary._engine.worker`), in plan order or
 in an order shuffled by ``--shuffle SEED``: an item that kills its worker
 (segfault, abort) is recorded as ``crash``, one that runs past ``--timeout``
@@ -108,7 +110,7 @@ def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]]
     select = list(select)
     out = Path(out)
     jobs = default_jobs() if jobs is None else jobs
-    full = _corpus.load(cases)
+    full = _corpus.scan(cases)
     if not partial_select:
         _check_selection(full, select, cases, out)
     old = _earlier(out, select)
@@ -127,7 +129,8 @@ def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]]
         shutil.rmtree(workdir, ignore_errors=True)
 
     with handle_interrupts(cleanup):
-        plan.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases], "items": items}),
+        plan.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases], "items": items,
+                                    "modules": full.modules}),
                         encoding="utf-8")
         sup.run()
         worker_tail = log_tail(sup.log_path)

@@ -220,7 +220,7 @@ def worker_main(argv: Optional[List[str]] = None) -> int:
                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
     if args.meta:
         events.emit({"event": "meta", "import_s": round(import_s, 3), "metadata": meta})
-    corpus = _corpus.load(plan["cases"])
+    corpus = _corpus.load(plan["cases"], modules=plan.get("modules"))   # those the scan loaded
     by_id = {c.id: c for c in corpus.cases}
     timer = Timer(tf, keras, np, device, settings)
     with tf.device(device):   # one-time tf.function/autograph/XLA set-up, not the first case's trace
@@ -309,7 +309,7 @@ def run(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] =
     within ``budget_s`` of the start.
     """
     t0 = time.perf_counter()
-    corpus = _corpus.load(cases).select(list(select))
+    corpus = _corpus.scan(cases).select(list(select))     # imported apart: see tfcanary.corpus.scan
     todo = timed_cases(corpus)
     items = [[c.id, "fixed", KIND] for c in todo]
     settings = {"processes": processes, "repeats": repeats, "target_ms": target_ms,
@@ -334,7 +334,8 @@ def run(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] =
                          round_items, workdir, timeout, startup_timeout, jobs=1)
         try:
             plan_path.write_text(json.dumps({"cases": [str(Path(c).resolve()) for c in cases],
-                                             "items": round_items, "settings": settings}), encoding="utf-8")
+                                             "items": round_items, "settings": settings,
+                                             "modules": corpus.modules}), encoding="utf-8")
             t1 = time.perf_counter()
             sup.run()
             process_s.append(round(time.perf_counter() - t1, 2))

@@ -123,7 +123,7 @@ def probe_worker_main(argv: Optional[List[str]] = None) -> int:
     plan = start(args)
     events = Events(args.events_fd)
     tf, keras, np, import_s = import_tensorflow()
-    corpus = _corpus.load(plan["cases"])
+    corpus = _corpus.load(plan["cases"], modules=plan.get("modules"))   # those the probe's scan loaded
     by_id = {c.id: c for c in corpus.cases}
     if args.meta:
         events.emit({"event": "meta", "import_s": round(import_s, 3),

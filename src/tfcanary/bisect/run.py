@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .. import diff, results
+from .. import diff, names, results
 from .._engine.suite_worker import matches
 from ..envs import index as _index
 from ..errors import UserError
@@ -64,7 +64,7 @@ def select_keys(cases: Sequence[str], select: Sequence[str], a: _path.Endpoint,
 
     universe: List[Key] = []
     if cases:
-        c = _corpus.load(list(cases)).select(list(select))
+        c = _corpus.scan(list(cases)).select(list(select))
         universe = [(case.id, v, m) for case in c.cases for v in ("broken", "fixed")
                     if v in case.variants for m in case.modes]
     if tests:
@@ -113,6 +113,10 @@ def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[s
     ``tfcanary run``)."""
     t0 = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    for spec in (a_spec, b_spec):
+        if "==" not in spec and names.label_problem(spec):
+            raise UserError("Expected an environment label with a results file (tf2.16, nightly), or "
+                            f"exact pins like 'tensorflow-cpu==2.16.2,keras==3.0.5'. Received: {spec!r}.")
     a = _path.endpoint(a_spec, results_dirs)
     b = _path.endpoint(b_spec, results_dirs)
     index = index or _index.Index(python=python)
@@ -180,15 +184,41 @@ def run(a_spec: str, b_spec: str, results_dirs: Sequence[str], cases: Sequence[s
 def write(doc: Dict[str, object], out_dir: Path) -> Tuple[Path, Path]:
     """Write the bisection's JSON and its Markdown summary, atomically."""
     name = f"{slug(doc['a']['name'])}--{slug(doc['b']['name'])}"  # type: ignore[index]
-    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
+    json_path, md_path = results.file_in(out_dir, f"{name}.json"), results.file_in(out_dir, f"{name}.md")
     results.write_json_atomic(json_path, doc)
     results.write_text_atomic(md_path, markdown(doc))
     return json_path, md_path
 
 
 def read(path: Path) -> Dict[str, object]:
-    """A bisection file (refusing a newer schema)."""
-    return results.read(path, kind=KIND, version=SCHEMA)
+    """A bisection file (refusing a newer schema), checked (:func:`problems`): a
+    :class:`~tfcanary.results.ResultsError` naming it and what is wrong otherwise."""
+    doc = results.read(path, kind=KIND, version=SCHEMA)
+    found = problems(doc)
+    if found:
+        raise results.ResultsError(f"{path}: not a usable bisection file: {results.describe_problems(found)}")
+    return doc
+
+
+def problems(doc: Dict[str, object]) -> List[str]:
+    """What is wrong with a bisection document, in what :func:`first_changed` and the
+    command's output read: the two ends' names, and each transition."""
+    out: List[str] = []
+    for end in ("a", "b"):
+        e = doc.get(end)
+        if not isinstance(e, dict) or not isinstance(e.get("name"), str):
+            out.append(f"{end}: expected an object with the endpoint's name. Received: {names.shown(e)}")
+    if doc.get("transitions") is None:
+        out.append("transitions: expected a list. Received: None")
+    for where, t in results.objects(doc.get("transitions"), "transitions", out):
+        for problem in (names.item_id_problem(t.get("case")), names.word_problem(t.get("variant"), "variant"),
+                        names.word_problem(t.get("mode"), "mode")):
+            if problem:
+                out.append(f"{where}: expected {problem}")
+        for k in ("state", "line", "first_changed"):
+            if not isinstance(t.get(k), (str, type(None))):
+                out.append(f"{where}.{k}: expected text. Received: {names.shown(t.get(k))}")
+    return out
 
 
 def markdown(doc: Dict[str, object]) -> str:
@@ -231,22 +261,36 @@ def first_changed(results_dirs: Sequence[str]) -> Dict[Key, str]:
     """{(case, variant, mode): "keras 3.5.0 (3.4.1 before)"} from ``<dir>/bisect/*.json``.
 
     Only transitions whose first changing version was found; a later file (by
-    name) wins for a key found in two bisections.  Missing folders are fine.
+    name) wins for a key found in two bisections.  Missing folders are fine.  In
+    ``<dir>/bisect/`` every ``*.json`` is a bisection, and one that cannot be read
+    is an error naming it; in ``<dir>`` itself (no ``bisect/`` folder) only the
+    files that declare ``"kind": "bisect"`` are read: the others are results
+    files, which :func:`tfcanary.store.read_all` checks.
     """
     out: Dict[Key, str] = {}
     for d in results_dirs:
-        folder = Path(d) / "bisect" if (Path(d) / "bisect").is_dir() else Path(d)
+        sub = Path(d) / "bisect"
+        folder, beside_results = (sub, False) if sub.is_dir() else (Path(d), True)
         if not folder.is_dir():
             continue
         for p in sorted(folder.glob("*.json")):
-            try:
-                doc = read(p)
-            except results.ResultsError:
-                continue        # another kind of file (results of an environment)
+            if p.name.startswith(".") or p.is_dir():
+                continue
+            if beside_results and not _declares_bisect(p):
+                continue
+            doc = read(p)
             for t in doc.get("transitions", []):  # type: ignore[union-attr]
                 if t.get("state") == "found" and t.get("first_changed"):
                     out[(t["case"], t["variant"], t["mode"])] = t["first_changed"]
     return out
+
+
+def _declares_bisect(path: Path) -> bool:
+    try:
+        doc = results.load_json(path, "results file")
+    except results.ResultsError:
+        return False      # the results reader names it
+    return isinstance(doc, dict) and doc.get("kind") == KIND
 
 
 def print_lines(doc: Dict[str, object], stream=sys.stdout) -> None:

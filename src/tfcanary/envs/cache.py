@@ -1,7 +1,7 @@
 """The environments ``tfcanary run`` keeps in the cache: list them, remove them.
 
     tfcanary envs                  # label, TensorFlow, Keras, Python, size, last use, --with
-    tfcanary envs --remove tf2.15  # delete one (or --all)
+    tfcanary envs --remove tf2.15  # delete one (or --all), saying what goes
 
 Each environment is a folder ``<cache>/envs/<label>`` (:func:`tfcanary.envs.install.cache_dir`);
 deleting it by hand is as good as ``--remove``.
@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .. import matrix
 from ..errors import UserError
@@ -126,11 +126,19 @@ def render(found: Sequence[CachedEnv]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def remove(labels: Sequence[str], everything: bool = False) -> List[Path]:
-    """Delete the named environments (all with ``everything``); a label not cached is a UserError."""
-    found = {e.label: e.path for e in entries()}
+def remove(labels: Sequence[str], everything: bool = False,
+           echo: Callable[[str], None] = lambda line: None) -> List[Path]:
+    """Delete the named environments (all with ``everything``); a label not cached is a UserError.
+
+    ``echo`` is told what goes before it goes, with its size.  An entry that is a
+    symbolic link (an environment kept elsewhere and linked into the cache) loses
+    the link only: what it points to is not the cache's to delete.
+    """
+    found = {e.label: e for e in entries()}
     if everything:
         targets = list(found.values())
+        if not targets:
+            echo(f"nothing to remove: no environments in {root()}")
     else:
         targets = []
         for label in labels:
@@ -140,6 +148,13 @@ def remove(labels: Sequence[str], everything: bool = False) -> List[Path]:
                 raise UserError(f"Expected a cached environment (one of: {', '.join(found) or 'none'}). "
                                 f"Received: {label!r}.{hint}")
             targets.append(found[label])
-    for path in targets:
-        shutil.rmtree(path)
-    return targets
+    removed = []
+    for e in targets:
+        if e.path.is_symlink():
+            echo(f"removing the link {e.path} (to {os.readlink(e.path)}, which is left as it is)")
+            e.path.unlink()
+        else:
+            echo(f"removing {e.label}: {e.path} ({human(e.size_bytes)})")
+            shutil.rmtree(e.path)
+        removed.append(e.path)
+    return removed

@@ -57,19 +57,25 @@ def venv_python(venv: os.PathLike) -> Path:
 def make_venv(venv: os.PathLike, python_version: str) -> Path:
     """Create ``venv`` with uv for ``python_version`` unless it exists; return its interpreter.
 
-    The interpreter is discovered (:func:`find_interpreter`); a missing one is a
-    :class:`FileNotFoundError` that names the version.
+    A Python on this machine is used when there is one (:func:`find_interpreter`);
+    otherwise uv provides one of its managed CPython builds, downloading it when
+    uv may (not with ``UV_PYTHON_DOWNLOADS=never`` or ``UV_OFFLINE=1``, nor without
+    the network).  When neither works, a :class:`FileNotFoundError` names the
+    version and says why.
     """
     python = venv_python(venv)
     if python.exists():
         return python
     interpreter = find_interpreter(python_version)
-    if interpreter is None:
-        raise FileNotFoundError(f"Python interpreter {python_version} not found: install it "
-                                f"or put python{python_version} on PATH.")
-    proc = subprocess.run([uv_binary(), "venv", "--quiet", "--python", interpreter, str(venv)],
+    proc = subprocess.run([uv_binary(), "venv", "--quiet", "--python", interpreter or python_version, str(venv)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
+        why = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        if interpreter is None:
+            raise FileNotFoundError(
+                f"Python interpreter {python_version} not found, and uv could not provide one "
+                f"({why[-1] if why else 'no message'}). Install Python {python_version}, or let uv "
+                f"download it (it needs the network; UV_PYTHON_DOWNLOADS=never or UV_OFFLINE=1 forbid it).")
         raise OSError(f"uv venv {venv} failed: {(proc.stderr or proc.stdout).strip()}")
     return python
 

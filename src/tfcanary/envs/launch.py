@@ -37,8 +37,8 @@ from .install import cache_dir
 PACKAGE = Path(__file__).resolve().parent.parent
 # The modules of tfcanary the engine imports, beside _engine/ itself (tests/test_layout.py
 # checks that the engine imports nothing else).
-ENGINE_MODULES = ("__init__.py", "case.py", "corpus.py", "errors.py", "fingerprint.py", "outcome.py",
-                  "results.py")
+ENGINE_MODULES = ("__init__.py", "case.py", "corpus.py", "errors.py", "fingerprint.py", "names.py",
+                  "outcome.py", "results.py")
 ENGINE_PACKAGE = "_engine"
 MAIN = f"tfcanary/{ENGINE_PACKAGE}/main.py"
 TOOLS = ("probe", "time", "suite")

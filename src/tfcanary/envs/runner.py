@@ -34,6 +34,7 @@ from . import install as _install
 from . import launch
 
 Echo = Callable[[str], None]
+INTERNAL_ERROR = 3   # the engine's exit status for its own bug (see tfcanary._engine.main)
 
 
 @dataclasses.dataclass
@@ -201,6 +202,8 @@ def run(opts: RunOptions, echo: Echo = print) -> int:
     for a in with_args:
         if Path(a).is_absolute() and not Path(a).exists():
             raise UsageError(f"Expected --with to name existing files or folders. Received: {a} (not found).")
+    if opts.pins and not (cwd / opts.pins).is_file():
+        raise UsageError(f"Expected --pins to name a pins file. Received: {cwd / opts.pins} (not found).")
     pins = matrix.read_pins(cwd / opts.pins) if opts.pins else None
     out_dir = cwd / opts.results_dir
     failed = []
@@ -246,7 +249,8 @@ def run_env(entry: matrix.Entry, venv: Path, opts: RunOptions, folders: List[Pat
     except (FileNotFoundError, OSError) as exc:
         echo(f"{entry.label}: skipped: {exc}")
         return 1
-    (venv / _install.USED).write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n", encoding="utf-8")
+    if not opts.venv:   # the cache's last-use stamp (tfcanary envs); a --venv is the user's own
+        (venv / _install.USED).write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n", encoding="utf-8")
     reqs = entry.requirements(gpu=opts.gpu, pins=pins)
     echo(f"{entry.label}: installing {' '.join(reqs + list(opts.with_specs))}"
          + (f" as of {entry.exclude_newer}" if entry.exclude_newer else "") + f" into {venv}")
@@ -286,6 +290,9 @@ def run_env(entry: matrix.Entry, venv: Path, opts: RunOptions, folders: List[Pat
             code = launch.launch(python, tool, args, env=dict(entry.env), cwd=cwd).returncode
             if code == 2:
                 return 2   # refused its arguments and wrote nothing: neither do we
+            if code == INTERNAL_ERROR:
+                raise RuntimeError(f"the {tool} in {entry.label} stopped with an internal error (its "
+                                   f"traceback is above); {relative(out, cwd)} is left as it was")
             rc = max(rc, 0 if code == 0 else 1)
         stamp_corpus(out, folders, snapshots, cwd, opts.with_specs, opts.pytest)
     if opts.speed:

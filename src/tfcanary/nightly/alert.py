@@ -40,7 +40,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..errors import UserError
+from ..errors import UsageError, UserError
+from ..results import read_text
 
 LABEL = "tfcanary-nightly"
 MARKER = "<!-- tfcanary-nightly-alert digest={} -->"
@@ -100,9 +101,9 @@ def read_check(reports: Path) -> CheckOutcome:
             if failure is not None:
                 found.append(f"{suite.get('name')} {case.get('name')}: {failure.get('type')}")
     md = reports / "check.md"
-    bisect = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted((reports / "bisect").glob("*.md")))
+    bisect = "\n\n".join(read_text(p, "bisection summary") for p in sorted((reports / "bisect").glob("*.md")))
     return CheckOutcome(True, tuple(sorted(found)),
-                        md.read_text(encoding="utf-8") if md.is_file() else "", bisect)
+                        read_text(md, "check summary") if md.is_file() else "", bisect)
 
 
 def body(outcome: CheckOutcome, run_url: str = "") -> str:
@@ -146,7 +147,12 @@ def decide(outcome: CheckOutcome, open_issues: Sequence[Dict[str, object]], run_
 # --- gh -----------------------------------------------------------------------------------
 
 def _gh(gh: str, *args: str) -> str:
-    proc = subprocess.run([gh, *args], capture_output=True, text=True)
+    try:
+        proc = subprocess.run([gh, *args], capture_output=True, text=True)
+    except OSError as exc:   # not installed, not executable
+        raise UsageError(f"Expected the GitHub CLI at {gh!r} (install gh, or set TFCANARY_GH). "
+                         f"Received: {exc.strerror or exc}. Nothing was changed on GitHub; "
+                         "`--dry-run` prints the decision without it.") from None
     if proc.returncode != 0:
         raise UserError(f"gh {' '.join(args[:2])} failed (exit {proc.returncode}): {proc.stderr.strip()[-1500:]}")
     return proc.stdout

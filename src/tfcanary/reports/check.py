@@ -23,14 +23,16 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .. import diff, fingerprint, matrix, store
-from ..errors import UserError
+from .. import diff, fingerprint, matrix, names, results, store
+from ..errors import InputError, UserError
+from ..outcome import Status
 from ..results import write_text_atomic
 from . import toolkit
 
 SNAPSHOT_SCHEMA = 1
+STATUSES = tuple(s.value for s in Status)
 # GitHub drops a step summary over 1 MiB whole; keep headroom for what CI appends.
 MARKDOWN_LIMIT = 1024 * 1024 - 32 * 1024
 
@@ -85,17 +87,61 @@ def dumps_snapshot(doc: Dict[str, Any]) -> str:
 
 
 def read_snapshot(path: os.PathLike) -> Dict[str, Any]:
+    """A snapshot file, checked (:func:`snapshot_problems`); an :class:`InputError` naming it
+    and what is wrong otherwise."""
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"Expected a snapshot (JSON). Received: {p} with invalid JSON at line "
-                        f"{exc.lineno} ({exc.msg}). Regenerate it with `check --update`.") from None
+    doc = results.load_json(p, "snapshot")
     if not isinstance(doc, dict) or doc.get("schema") != SNAPSHOT_SCHEMA or "outcomes" not in doc:
-        raise UserError(f"Expected a snapshot with schema {SNAPSHOT_SCHEMA}. Received: {p} with "
-                        f"schema {doc.get('schema') if isinstance(doc, dict) else None!r}. "
-                        "Regenerate it with `check --update`.")
+        raise InputError(f"Expected a snapshot with schema {SNAPSHOT_SCHEMA}. Received: {p} with "
+                         f"schema {doc.get('schema') if isinstance(doc, dict) else None!r}. "
+                         "Regenerate it with `check --update`.")
+    found = snapshot_problems(doc)
+    if found:
+        raise InputError(f"{p}: not a usable snapshot: {results.describe_problems(found)} "
+                         "Regenerate it with `check --update`, or fix it by hand.")
     return doc
+
+
+def split_key(key: str) -> Tuple[str, str, str]:
+    """``case/variant/mode`` -> its three parts; the case (a pytest node id) may hold ``/``."""
+    case, variant, mode = key.rsplit("/", 2)
+    return case, variant, mode
+
+
+def snapshot_problems(doc: Dict[str, Any]) -> List[str]:
+    """What is wrong with a snapshot document, each as ``where: expected X. Received: Y``."""
+    out: List[str] = []
+    if doc.get("env") is not None and names.label_problem(doc["env"]):
+        out.append(f"env: expected {names.label_problem(doc['env'])}")
+    nv = doc.get("normalizer_version")
+    if nv is not None and (not isinstance(nv, int) or isinstance(nv, bool)):
+        out.append(f"normalizer_version: expected a whole number. Received: {nv!r}")
+    if not isinstance(doc.get("from", {}), dict):
+        out.append(f"from: expected an object. Received: {names.shown(doc.get('from'))}")
+    outcomes = doc["outcomes"]
+    if not isinstance(outcomes, dict):
+        return out + [f"outcomes: expected an object keyed by case/variant/mode. "
+                      f"Received: {type(outcomes).__name__}"]
+    for key, e in outcomes.items():
+        where = f"outcomes[{names.shown(key)}]"
+        if key.count("/") < 2:
+            out.append(f"{where}: expected a key case/variant/mode")
+            continue
+        case, variant, mode = split_key(key)
+        for problem in (names.item_id_problem(case), names.word_problem(variant, "variant"),
+                        names.word_problem(mode, "mode")):
+            if problem:
+                out.append(f"{where}: expected {problem}")
+        if not isinstance(e, dict):
+            out.append(f"{where}: expected an object. Received: {names.shown(e)}")
+            continue
+        if e.get("status") not in STATUSES:
+            out.append(f"{where}.status: expected one of {', '.join(STATUSES)}. "
+                       f"Received: {names.shown(e.get('status'))}")
+        for k in ("exc_type", "fingerprint"):
+            if not isinstance(e.get(k), (str, type(None))):
+                out.append(f"{where}.{k}: expected text. Received: {names.shown(e.get(k))}")
+    return out
 
 
 def snapshot_frame(doc: Dict[str, Any]):
@@ -104,7 +150,7 @@ def snapshot_frame(doc: Dict[str, Any]):
 
     rows = []
     for key, e in doc["outcomes"].items():
-        case, variant, mode = key.rsplit("/", 2)     # a test's node id holds "/" itself
+        case, variant, mode = split_key(key)
         rows.append({"case": case, "variant": variant, "mode": mode, "status": e["status"],
                      "short_type": e.get("exc_type"), "fingerprint": e.get("fingerprint")})
     return pd.DataFrame(rows, columns=["case", "variant", "mode", "status", "short_type", "fingerprint"])
@@ -123,7 +169,7 @@ def update(res: "toolkit.Results", snapshots: os.PathLike) -> List[Path]:
             continue
         observed = toolkit.observed(res.outcomes)
         doc = snapshot_doc(env, observed[observed["env"] == env["env"]])
-        path = Path(snapshots) / f"{env['env']}.json"
+        path = results.file_in(snapshots, f"{env['env']}.json")
         if _same_but_date(path, doc):
             continue
         write_text_atomic(path, dumps_snapshot(doc))
@@ -134,33 +180,50 @@ def update(res: "toolkit.Results", snapshots: os.PathLike) -> List[Path]:
 def _same_but_date(path: Path, doc: Dict[str, Any]) -> bool:
     """True when the snapshot at ``path`` says what ``doc`` says, the date aside."""
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        old = results.load_json(path, "snapshot")
+    except InputError:
         return False
 
     def undated(d: Any) -> Any:
         if not isinstance(d, dict):
             return d
-        frm = {k: v for k, v in (d.get("from") or {}).items() if k != "date"}
+        frm = d.get("from")
+        if isinstance(frm, dict):   # a hand-edited snapshot may hold anything here: it is replaced
+            frm = {k: v for k, v in frm.items() if k != "date"}
         return {**d, "from": frm}
 
     return undated(old) == undated(json.loads(dumps_snapshot(doc)))
 
 
-def default_snapshots(results: Sequence[os.PathLike]) -> Path:
+def default_snapshots(results: Sequence[os.PathLike], for_writing: bool = False) -> Path:
     """Where the snapshots of these results live: the folder their corpus records.
 
     ``tfcanary run`` and ``nox -- --cases DIR`` record ``<DIR>/snapshots``
     (relative to the folder they ran in); this repo's corpus records
     ``snapshots``, as do results that record nothing.  Results from corpora
-    with different snapshot folders need ``--snapshots``.
+    with different snapshot folders need ``--snapshots``.  The recorded folder
+    is data from a file: ``for_writing`` (``--update``) accepts it only inside
+    the working directory; elsewhere, the folder to write is named with
+    ``--snapshots``.
     """
     recorded = set(store.corpus_snapshots(results)) or {None}
     if len(recorded) > 1:
         raise UserError("Expected results from one corpus. Received: results whose corpora keep "
                         f"snapshots in {', '.join(sorted(str(r or 'snapshots') for r in recorded))}. "
                         "Name one with --snapshots DIR, or check each results folder apart.")
-    return Path(recorded.pop() or "snapshots")
+    path = Path(recorded.pop() or "snapshots")
+    if for_writing:
+        cwd = os.path.realpath(os.getcwd())
+        real = os.path.realpath(path)
+        read = {os.path.realpath(r if Path(r).is_dir() else Path(r).parent) for r in results}
+        if not (real == cwd or real.startswith(cwd.rstrip(os.sep) + os.sep)) or real in read:
+            where = "a folder of the results being read" if real in read else \
+                f"outside the working directory ({cwd})"
+            raise InputError(
+                f"Expected the snapshot folder the results record (corpus.snapshots) to lie in the "
+                f"working directory, apart from the results, to update it. Received: {str(path)!r}, "
+                f"{where}. Nothing was written: name the folder to write with --snapshots DIR.")
+    return path
 
 
 # --- comparing ----------------------------------------------------------------------------
@@ -168,7 +231,13 @@ def default_snapshots(results: Sequence[os.PathLike]) -> Path:
 def compare(res: "toolkit.Results", snapshots: os.PathLike) -> List[EnvCheck]:
     """Each environment with results or a snapshot, compared where both exist."""
     snap_dir = Path(snapshots)
-    snaps = {p.stem: p for p in sorted(snap_dir.glob("*.json"))} if snap_dir.is_dir() else {}
+    snaps = {p.stem: p for p in sorted(snap_dir.glob("*.json")) if not p.name.startswith(".")} \
+        if snap_dir.is_dir() else {}
+    bad = [f"{p}: the file name: expected {names.label_problem(stem)}"
+           for stem, p in snaps.items() if names.label_problem(stem)]
+    if bad:
+        raise InputError("Expected snapshot files named <environment label>.json. Received:\n  "
+                         + "\n  ".join(bad[:20]) + "\nMove these files out of the snapshot folder.")
     envs = {e["env"]: e for e in toolkit.records(res.envs)}
     checks = []
     for label in matrix.order(sorted(set(envs) | set(snaps))):
@@ -305,7 +374,7 @@ def markdown(checks: Sequence[EnvCheck], limit: int = MARKDOWN_LIMIT,
            "not_checked": [e for e in envs if e["state"] in ("no-snapshot", "env-failed")],
            "compared": [e for e in envs if e["state"] == "compared"],
            "n_envs_changed": sum(1 for e in envs if e["changed"])}
-    lines = [f"| {toolkit.md_cell(r['env'])} | `{toolkit.md_cell(r['case'])}` | {r['variant']} | "
+    lines = [f"| {toolkit.md_cell(r['env'])} | {toolkit.md_code(r['case'])} | {r['variant']} | "
              f"{r['mode']} | {r['change']} | {r['risk']} | {toolkit.md_cell(_outcome('a', r))} | "
              f"{toolkit.md_cell(_outcome('b', r))} |" for r in toolkit.records(t)]
     overhead = len(template.render(rows=[], omitted=len(lines), **ctx).encode("utf-8"))
@@ -331,7 +400,7 @@ def run(results: Sequence[os.PathLike], snapshots: Optional[os.PathLike] = None,
     (:func:`default_snapshots`).
     """
     res = toolkit.load(results)
-    snap_dir = Path(snapshots) if snapshots is not None else default_snapshots(results)
+    snap_dir = Path(snapshots) if snapshots is not None else default_snapshots(results, update_snapshots)
     if update_snapshots:
         written = update(res, snap_dir)
         for p in written:

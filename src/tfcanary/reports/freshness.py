@@ -15,12 +15,13 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+import math
 import os
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from .. import results
-from ..errors import UserError
+from ..errors import UsageError, UserError
 
 BANNER_ID = "tfcanary-freshness"
 PathLike = Union[str, os.PathLike]
@@ -53,8 +54,8 @@ def newest(paths: Union[PathLike, Iterable[PathLike]]) -> Optional[_dt.datetime]
 def require_fresh(paths: Union[PathLike, Iterable[PathLike]], max_age_days: float,
                   now: Optional[_dt.datetime] = None) -> str:
     """A line saying how fresh the results are; :class:`UserError` when older than ``max_age_days``."""
-    if max_age_days <= 0:
-        raise UserError(f"Expected --max-age DAYS above 0. Received: {max_age_days}.")
+    if not (max_age_days > 0 and math.isfinite(max_age_days)):   # nan compares false: refuse it
+        raise UsageError(f"Expected --max-age DAYS, a number above 0. Received: {max_age_days}.")
     now = now or _dt.datetime.now(_dt.timezone.utc)
     shown = " ".join(str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths))
     found = newest(paths)

@@ -25,8 +25,8 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from .. import matrix, results
-from ..errors import UserError
+from .. import matrix, names, results
+from ..errors import InputError, UserError
 from . import toolkit
 
 SCHEMA_VERSION = 1
@@ -43,9 +43,45 @@ COLUMNS = [
 ]
 
 
+_FIGURES = ("ratio_graph", "ratio_graph_lo", "ratio_graph_hi", "ratio_graph_hw", "ratio_xla",
+            "ratio_xla_lo", "ratio_xla_hi", "ratio_xla_hw", "eager_median_s", "graph_median_s",
+            "xla_median_s", "eager_first_s", "trace_s", "compile_s")
+
+
 def read(path: os.PathLike) -> Dict[str, Any]:
-    """A speed results file; a newer schema is refused, as for outcomes files."""
-    return results.read(path, kind="speed", version=SCHEMA_VERSION)
+    """A speed results file; a newer schema is refused, as for outcomes files, and one that
+    breaks the layout (:func:`problems`) is a :class:`~tfcanary.results.ResultsError` naming it."""
+    doc = results.read(path, kind="speed", version=SCHEMA_VERSION)
+    found = problems(doc)
+    if found:
+        raise results.ResultsError(f"{path}: not a usable speed results file: {results.describe_problems(found)}")
+    return doc
+
+
+def problems(doc: Dict[str, Any]) -> List[str]:
+    """What is wrong with a speed document, in what the table and the CSV read."""
+    out = [f"label: expected {p}" for p in [names.label_problem(doc.get("label"))] if p]
+    for key in ("metadata", "settings", "timing"):
+        if not isinstance(doc.get(key) or {}, dict):
+            out.append(f"{key}: expected an object. Received: {names.shown(doc.get(key))}")
+    for where, e in results.objects(doc.get("results"), "results", out):
+        if names.item_id_problem(e.get("case")):
+            out.append(f"{where}.case: expected {names.item_id_problem(e.get('case'))}")
+        for k in ("status", "family"):
+            if not isinstance(e.get(k), (str, type(None))) or (k == "status" and e.get(k) is None):
+                out.append(f"{where}.{k}: expected text. Received: {names.shown(e.get(k))}")
+        errors = e.get("errors")
+        if errors is not None and not (isinstance(errors, list) and all(isinstance(x, str) for x in errors)):
+            out.append(f"{where}.errors: expected a list of text. Received: {names.shown(errors)}")
+        summary = e.get("summary") or {}
+        if not isinstance(summary, dict):
+            out.append(f"{where}.summary: expected an object. Received: {names.shown(summary)}")
+            continue
+        for k in _FIGURES:
+            v = summary.get(k)
+            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)):
+                out.append(f"{where}.summary.{k}: expected a number. Received: {names.shown(v)}")
+    return out
 
 
 def read_all(paths: Sequence[os.PathLike]) -> List[Dict[str, Any]]:
@@ -92,10 +128,7 @@ def write_csv(paths: Sequence[os.PathLike], out: os.PathLike) -> Path:
     for d in read_all(paths):
         w.writerows(rows(d))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, out)
+    results.write_text_atomic(out, buf.getvalue())
     return out
 
 
@@ -103,7 +136,10 @@ def _ratio(r: Dict[str, Any], name: str) -> str:
     v = r.get(f"ratio_{name}")
     if v is None:
         return "-"
-    return f"{v:6.2f} [{r[f'ratio_{name}_lo']:.2f}, {r[f'ratio_{name}_hi']:.2f}] ±{100 * r[f'ratio_{name}_hw']:.1f}%"
+    lo, hi, hw = (r.get(f"ratio_{name}_{k}") for k in ("lo", "hi", "hw"))
+    if None in (lo, hi, hw):
+        return f"{v:6.2f}"
+    return f"{v:6.2f} [{lo:.2f}, {hi:.2f}] ±{100 * hw:.1f}%"
 
 
 def _ms(v: Optional[float]) -> str:
@@ -138,23 +174,54 @@ def render(paths: Sequence[os.PathLike]) -> str:
 # --- for the other reports -------------------------------------------------------------
 
 def read_speedups(path: Optional[os.PathLike]):
-    """The speed table from a CSV or JSON-records file, checked for :data:`SPEED_COLUMNS`."""
+    """The speed table from a CSV or JSON-records file, checked (:func:`check_speedups`)."""
     if path is None:
         return None
+    import io
+
     import pandas as pd
 
     p = Path(path)
     if not p.exists():
         raise UserError(f"Expected a speedups file (CSV or JSON). Received: {p} (not found).")
-    frame = pd.read_csv(p) if p.suffix == ".csv" else pd.read_json(p, orient="records")
+    text = results.read_text(p, "speedups file (CSV or JSON)")
+    try:
+        frame = (pd.read_csv(io.StringIO(text)) if p.suffix == ".csv"
+                 else pd.read_json(io.StringIO(text), orient="records"))
+    except Exception as exc:  # noqa: BLE001 -- whatever the parser says, the file is not a table
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise InputError(f"Expected a speedups file, {'CSV' if p.suffix == '.csv' else 'JSON records'} "
+                         f"with the columns {SPEED_COLUMNS}. Received: {p} ({type(exc).__name__}: "
+                         f"{first}).") from None
     return check_speedups(frame, str(p))
 
 
 def check_speedups(frame, where: str = "speedups"):
+    """``frame`` with its ratio columns as numbers; an :class:`InputError` when a column is
+    missing, an ``env`` is not an environment label, a ``case`` not an item id, or a ratio
+    not a number (empty is fine: no measurement)."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"Expected speedups as a table. Received: {where} ({type(frame).__name__}).")
     missing = [c for c in SPEED_COLUMNS if c not in frame.columns]
     if missing:
         raise UserError(f"Expected speedups with columns {SPEED_COLUMNS}. "
                         f"Received: {where} without {missing}.")
+    bad: List[str] = []
+    for i, (env, case) in enumerate(zip(frame["env"], frame["case"])):
+        for problem in (names.label_problem(env), names.item_id_problem(case)):
+            if problem:
+                bad.append(f"row {i + 1}: expected {problem}")
+    frame = frame.copy()
+    for col in SPEED_COLUMNS[2:]:
+        numbers = pd.to_numeric(frame[col], errors="coerce")
+        wrong = (numbers.isna() & frame[col].notna()) | numbers.isin([math.inf, -math.inf])
+        bad += [f"row {i + 1}: {col}: expected a number. Received: {names.shown(frame[col].iloc[i])}"
+                for i in [int(j) for j in wrong.to_numpy().nonzero()[0]]]
+        frame[col] = numbers.astype(float)
+    if bad:
+        raise InputError(f"{where}: not a usable speedups table: {results.describe_problems(bad)}")
     return frame
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from .. import case as _case
-from .. import diff, store
+from .. import diff, names, store
 from ..case import Claim
 from ..errors import UserError
 
@@ -113,6 +114,8 @@ def template(template_name: str):
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["mdcell"] = md_cell
+    env.filters["mdcode"] = md_code
+    env.filters["https"] = https
     env.filters["fence"] = md_fence
     env.filters["pct"] = pct
     env.filters["wbr"] = wbr
@@ -198,19 +201,38 @@ def pct(n: int, total: int) -> str:
 
 def wbr(name: Any):
     """``OperatorNotAllowedInGraphError`` with break opportunities before its capitals (HTML)."""
-    import re
-
     from markupsafe import Markup, escape
 
     return Markup(re.sub(r"(?<=[a-z])(?=[A-Z])", "<wbr>", str(escape(name or ""))))
 
 
 def md_cell(value: Any) -> str:
-    """Text safe inside one Markdown table cell: no newlines, pipes escaped."""
+    """Text safe inside one Markdown table cell or line: no newlines; backslashes, pipes and
+    backticks escaped; ``<`` as an entity (no HTML)."""
     if value is None:
         return ""
     s = " ".join(str(value).split())
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("<", "&lt;")
+
+
+def md_code(value: Any) -> str:
+    """``value`` as inline code, safe inside a Markdown table cell: whitespace runs as one
+    space, a backtick fence longer than any backtick run inside, pipes escaped (a table
+    splits its cells at unescaped pipes, code spans included)."""
+    if value is None:
+        return ""
+    s = " ".join(str(value).split())
+    if not s:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", s)), default=0) + 1)
+    pad = " " if s[0] == "`" or s[-1] == "`" else ""
+    return f"{fence}{pad}{s}{pad}{fence}".replace("|", "\\|")
+
+
+def https(value: Any) -> str:
+    """``value`` when it is a link a report may show (https, see
+    :func:`tfcanary.names.url_problem`), else ``""``: templates link only what this returns."""
+    return value if value and not names.url_problem(value) else ""
 
 
 def md_fence(text: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from .. import diff, matrix
 from ..case import MODES
 from ..errors import UserError
-from ..results import write_text_atomic
+from ..results import file_in, write_text_atomic
 from .speed import speed_moves
 from .toolkit import SMALL_N, Results, load, pct, records, template
 
@@ -200,7 +200,7 @@ def write(paths: Sequence[os.PathLike], a: str, b: str, out_dir: os.PathLike,
     ctx = context(load(paths), a, b, speedups, first_changed)
     out = []
     for ext in ("html", "md"):
-        p = Path(out_dir) / f"upgrade-{a}-{b}.{ext}"
+        p = file_in(out_dir, f"upgrade-{a}-{b}.{ext}")
         write_text_atomic(p, template(f"upgrade.{ext}").render(**ctx))
         out.append(p)
     return out

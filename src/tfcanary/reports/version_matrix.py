@@ -298,12 +298,14 @@ def freshness(cols: List[Dict[str, Any]], newest_date: Any = None) -> Dict[str, 
 
 def links(out_dir: Path, asv_html: Optional[os.PathLike]) -> Dict[str, Any]:
     """The upgrade reports next to index.html, and the asv dashboards (relative link, or None)."""
+    from urllib.parse import quote
+
     upgrades = sorted(p.name for p in out_dir.glob("upgrade-*.html")) if out_dir.is_dir() else []
     asv = Path(asv_html) if asv_html is not None else Path(".asv") / "html"
     asv_link = None
-    if (asv / "index.html").exists():
-        asv_link = Path(os.path.relpath(asv.resolve() / "index.html", out_dir.resolve())).as_posix()
-    return {"upgrades": [{"href": n, "title": n[len("upgrade-"):-len(".html")].replace("-tf", " → tf")
+    if (asv / "index.html").exists():   # relative links, quoted: a file name never reads as a scheme
+        asv_link = quote(Path(os.path.relpath(asv.resolve() / "index.html", out_dir.resolve())).as_posix())
+    return {"upgrades": [{"href": quote(n), "title": n[len("upgrade-"):-len(".html")].replace("-tf", " → tf")
                           .replace("-nightly", " → nightly")} for n in upgrades],
             "asv": asv_link}
 

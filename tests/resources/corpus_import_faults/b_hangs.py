@@ -1,0 +1,5 @@
+"""Loops forever at import."""
+import time
+
+while True:
+    time.sleep(0.05)

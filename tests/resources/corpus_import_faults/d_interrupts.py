@@ -1,0 +1,3 @@
+"""Raises KeyboardInterrupt at import."""
+
+raise KeyboardInterrupt("pressed by a case module")

@@ -1,0 +1,4 @@
+"""Aborts the process at import (SIGABRT)."""
+import os
+
+os.abort()
