@@ -1,8 +1,8 @@
 """What an environment is: Python, TensorFlow, Keras, NumPy, every package, devices, CPU.
 
 Collected once per probe or timer run by the first worker (the ``meta`` event)
-and stamped on its results.  Standard library only; ``tf``, ``keras`` and
-``np`` are the environment's, handed in.
+and stamped on its results; ``tf``, ``keras`` and ``np`` are the
+environment's, handed in.
 """
 
 from __future__ import annotations

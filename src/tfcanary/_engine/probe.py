@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tfcanary import corpus as _corpus
 from tfcanary import results as _results
@@ -171,6 +171,19 @@ def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]]
     return doc
 
 
+def guarded(label: str, out: Path, call: Callable[[], Dict[str, Any]]) -> Tuple[Optional[Dict[str, Any]], int]:
+    """``(call(), 0)``; or ``(None, status)`` with the reason on stderr: a refused argument is
+    2 (nothing written), an interruption 128 + the signal (workers stopped, ``out`` untouched)."""
+    try:
+        return call(), 0
+    except UserError as exc:
+        print(f"tfcanary: error: {exc}", file=sys.stderr)
+        return None, 2
+    except Interrupted as exc:
+        print(f"{label}: interrupted by {exc}; workers stopped, {out} left as it was", file=sys.stderr)
+        return None, 128 + exc.signum
+
+
 def status_counts(records: List[Dict[str, Any]]) -> str:
     """``error=3 ok=12``: how many records have each status, for a closing line."""
     counts: Dict[str, int] = {}
@@ -200,20 +213,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         ap.error(f"expected --jobs 1 or more. Received: --jobs {args.jobs}")
-    try:
-        doc = probe(args.cases, args.label, args.out,
-                    env=json.loads(args.env_json) if args.env_json else None,
-                    install=json.loads(args.install_json) if args.install_json else None,
-                    select=args.select, timeout=args.timeout, startup_timeout=args.startup_timeout,
-                    jobs=args.jobs, shuffle=args.shuffle, progress=not args.no_progress,
-                    partial_select=args.partial_select)
-    except UserError as exc:
-        print(f"tfcanary: error: {exc}", file=sys.stderr)
-        return 2
-    except Interrupted as exc:
-        print(f"{args.label}: interrupted by {exc}; workers stopped, {args.out} left as it was",
-              file=sys.stderr)
-        return 128 + exc.signum
+    doc, code = guarded(args.label, args.out, lambda: probe(
+        args.cases, args.label, args.out, env=json.loads(args.env_json) if args.env_json else None,
+        install=json.loads(args.install_json) if args.install_json else None,
+        select=args.select, timeout=args.timeout, startup_timeout=args.startup_timeout,
+        jobs=args.jobs, shuffle=args.shuffle, progress=not args.no_progress,
+        partial_select=args.partial_select))
+    if doc is None:
+        return code
     print(f"{args.label}: {len(doc['outcomes'])} outcomes {status_counts(doc['outcomes'])}"
           f"; {len(doc['corpus_errors'])} corpus errors; wrote {args.out}")
     for err in doc["corpus_errors"]:

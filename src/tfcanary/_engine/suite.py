@@ -52,9 +52,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from tfcanary import results as _results
+from tfcanary._engine.probe import guarded, status_counts
 from tfcanary._engine.progress import Progress
 from tfcanary._engine.suite_worker import COLLECT, VARIANT, describe
-from tfcanary._engine.supervise import Interrupted, Supervisor, handle_interrupts, log_tail, sweep_stale
+from tfcanary._engine.supervise import Supervisor, handle_interrupts, log_tail, sweep_stale
 from tfcanary.errors import UsageError
 from tfcanary.outcome import Outcome, Status
 
@@ -212,25 +213,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         extra = shlex.split(args.pytest_args)
     except ValueError as exc:
         ap.error(f"--pytest-args: {exc}")
-    try:
-        doc = run(args.pytest, args.label, args.out, extra,
-                  env=json.loads(args.env_json) if args.env_json else None,
-                  install=json.loads(args.install_json) if args.install_json else None,
-                  select=args.select, timeout=args.timeout, startup_timeout=args.startup_timeout,
-                  reset=not args.no_reset, progress=not args.no_progress, partial_select=args.partial_select)
-    except UsageError as exc:
-        print(f"tfcanary: error: {exc}", file=sys.stderr)
-        return 2
-    except Interrupted as exc:
-        print(f"{args.label}: interrupted by {exc}; workers stopped, {args.out} left as it was",
-              file=sys.stderr)
-        return 128 + exc.signum
+    doc, code = guarded(args.label, args.out, lambda: run(
+        args.pytest, args.label, args.out, extra, env=json.loads(args.env_json) if args.env_json else None,
+        install=json.loads(args.install_json) if args.install_json else None,
+        select=args.select, timeout=args.timeout, startup_timeout=args.startup_timeout,
+        reset=not args.no_reset, progress=not args.no_progress, partial_select=args.partial_select))
+    if doc is None:
+        return code
     mine = [o for o in doc["outcomes"] if _is_test_key(o)]
-    counts: Dict[str, int] = {}
-    for o in mine:
-        counts[o["status"]] = counts.get(o["status"], 0) + 1
-    print(f"{args.label}: {len(mine)} test outcomes "
-          + " ".join(f"{k}={v}" for k, v in sorted(counts.items())) + f"; wrote {args.out}")
+    print(f"{args.label}: {len(mine)} test outcomes {status_counts(mine)}; wrote {args.out}")
     if doc["status"] != "ok":
         print(f"{args.label}: the suite did not run: {doc.get('message', '')[-1500:]}", file=sys.stderr)
     return 0 if doc["status"] == "ok" else 1

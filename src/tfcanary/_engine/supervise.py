@@ -26,8 +26,6 @@ event before it is ready.
   kills every worker's group; a supervisor killed outright takes its workers
   with it through ``PR_SET_PDEATHSIG`` (:func:`die_with_parent`, called by
   each worker).
-
-Standard library only.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ first; an index that answers with HTML is read too (``data-yanked``,
 ``data-upload-time``).  Answers are cached for the life of an :class:`Index`.
 
 Bisection (:mod:`tfcanary.bisect`) takes its candidate versions from here,
-never from a list written in the code.  Standard library only.
+never from a list written in the code.
 """
 
 from __future__ import annotations

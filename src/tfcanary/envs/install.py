@@ -5,8 +5,6 @@ for the noxfile's sessions, one in the cache for ``tfcanary run`` and bisect);
 the result says whether the install was reused, how long it took, and on
 failure the installer's message, which is recorded as an ``install-failed``
 results file so the other environments still run.
-
-Standard library only: the noxfile imports it.
 """
 
 from __future__ import annotations

@@ -18,8 +18,6 @@ module that imported a host module would fail there, in every test.
 
 ``PYTHONPATH`` and ``PYTHONHOME`` are not passed on, for the same reason; the
 environment's own packages (and what ``--with`` installed) are all it sees.
-
-Standard library only.
 """
 
 from __future__ import annotations

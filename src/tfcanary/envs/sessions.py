@@ -11,8 +11,6 @@ Options after ``--`` reach every session (:func:`parse`): ``gpu``,
 the folder nox was started in (nox itself runs in the noxfile's folder).  An
 option the sessions do not know is a :class:`~tfcanary.errors.UsageError`
 that names it.
-
-Standard library only: the noxfile imports it with nox's interpreter.
 """
 
 from __future__ import annotations
