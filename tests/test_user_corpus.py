@@ -54,7 +54,7 @@ def _run_as_written(project, commands, tfcanary):
     """Each command as the README has it, with the installed tfcanary for `.venv/bin/tfcanary`."""
     ran = []
     for line in commands:
-        words = shlex.split(line)
+        words = shlex.split(line, comments=True)
         if "pip" in line:            # the install: the `installed` fixture did it
             continue
         assert words[0].endswith("tfcanary"), line
@@ -80,6 +80,10 @@ def test_the_readme_layers_example_runs_as_written_from_an_installed_tfcanary(pr
     assert len(ran) >= 4
     report = project / "reports" / "upgrade-tf2.15-tf2.21.html"
     assert "projection-positional-name" in report.read_text(encoding="utf-8")
+    speed = json.loads((project / "results" / "speed" / "tf2.21.json").read_text())
+    timed = {e["case"]: e for e in speed["results"]}
+    assert timed["mycompany-projection-stack"]["summary"]["ratio_graph"] > 0     # the workload, timed
+    assert "<svg" in (project / "reports" / "index.html").read_text(encoding="utf-8")
     assert (project / "cases" / "snapshots" / "tf2.21.json").exists()
     doc = json.loads((project / "results" / "tf2.15.json").read_text())
     assert doc["status"] == "ok" and str(project) not in json.dumps(doc)
