@@ -4,6 +4,7 @@ What they do with real environments is tests/test_user_corpus.py (e2e).
 """
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -68,6 +69,11 @@ def test_envs_lists_cached_environments_with_size_and_removes_them(tmp_path, mon
     assert "3.0 MiB" in text and "-e /p" in text
     with pytest.raises(UserError, match="Received: 'tf2.16'"):
         envcache.remove(["tf2.16"])
+    (tmp_path / "envs" / "bisect" / "py3.11-a").mkdir(parents=True)
+    (tmp_path / "envs" / "bisect" / "py3.11-a" / "pyvenv.cfg").write_text("")
+    bisect = [e for e in envcache.entries() if e.label == "bisect"]
+    assert [(e.python, e.tensorflow) for e in bisect] == [("-", "1 environment")]
+    shutil.rmtree(tmp_path / "envs" / "bisect")
     assert envcache.remove(["tf2.15"]) == [tmp_path / "envs" / "tf2.15"]
     assert envcache.entries() == []
 
