@@ -98,8 +98,8 @@ def entries() -> List[CachedEnv]:
     for venv in matrix.order(sorted(p for p in base.iterdir() if p.is_dir()), key=lambda p: p.name):
         if venv.name == "bisect":       # tfcanary bisect's: one environment per point probed
             inner = [p for p in venv.iterdir() if (p / "pyvenv.cfg").exists()] if venv.is_dir() else []
-            out.append(CachedEnv(venv.name, venv, "-", f"{len(inner)} environment{'' if len(inner) == 1 else 's'}", "-", _size(venv),
-                                 _last_used(venv), []))
+            count = f"{len(inner)} environment{'' if len(inner) == 1 else 's'}"
+            out.append(CachedEnv(venv.name, venv, "-", count, "-", _size(venv), _last_used(venv), []))
             continue
         v = _versions(venv)
         tf_keras = v.get("tf_keras")
