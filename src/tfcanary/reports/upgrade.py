@@ -84,13 +84,14 @@ def verdict(a: str, b: str, t: Any, cases: Mapping[str, Any]) -> Dict[str, Any]:
     high = compared[compared["risk"] == "high"]
     low = compared[compared["risk"] == "low"]
     level = "high risk" if len(high) else "low risk" if len(low) else "no change in outcomes"
-    parts = _test_parts(tests, b) if len(tests) else []
-    parts += _case_parts(corpus, b) if len(corpus) or not len(tests) else []
     fixed = corpus[corpus["variant"] == "fixed"]
+    n_fixes = int(fixed["case"].nunique())
     broken_fixes = sorted(fixed[fixed["b_status"].isin(FAILING)]["case"].unique())
+    parts = _test_parts(tests, b) if len(tests) else []
+    if len(corpus) or not len(tests):
+        parts += _case_parts(corpus, b, n_fixes, broken_fixes)
     line = f"{a} → {b}: {level}" + (" — " + "; ".join(parts) if parts else "")
-    return {"line": line, "level": level, "n_fixes": int(fixed["case"].nunique()),
-            "broken_fixes": broken_fixes}
+    return {"line": line, "level": level, "n_fixes": n_fixes, "broken_fixes": broken_fixes}
 
 
 def _plural(n: int, word: str) -> str:
@@ -110,9 +111,10 @@ def _test_parts(tests: Any, b: str) -> List[str]:
     works = per_test[per_test["change"] == "now-works"]
     parts = []
     if len(failing):
+        n_stopped = stopped["case"].nunique()
         parts.append(f"{failing['case'].nunique()} of {n} tests newly fail in {b}"
-                     + (f" ({stopped['case'].nunique()} no longer collect"
-                        f"{'s' if stopped['case'].nunique() == 1 else ''})" if len(stopped) else ""))
+                     + (f" ({n_stopped} no longer collect{'s' if n_stopped == 1 else ''})"
+                        if n_stopped else ""))
     for rows, one, many in ((other, "raises another exception class", "raise another exception class"),
                             (msg, "fails with another message", "fail with another message"),
                             (works, "now passes", "now pass")):
@@ -124,13 +126,12 @@ def _test_parts(tests: Any, b: str) -> List[str]:
     return parts
 
 
-def _case_parts(compared: Any, b: str) -> List[str]:
+def _case_parts(compared: Any, b: str, n_fixes: int, broken_fixes: List[str]) -> List[str]:
+    """The cases' part of the verdict; ``n_fixes`` and ``broken_fixes`` as :func:`verdict`
+    counted them."""
     n_cases = int(compared["case"].nunique())
     high = compared[compared["risk"] == "high"]
     low = compared[compared["risk"] == "low"]
-    fixed = compared[compared["variant"] == "fixed"]
-    fixed_cases = sorted(fixed["case"].unique())
-    broken_fixes = sorted(fixed[fixed["b_status"].isin(FAILING)]["case"].unique())
     parts = []
     if len(high):
         parts.append(f"{high['case'].nunique()} of {n_cases} cases change their exception class or "
@@ -139,12 +140,12 @@ def _case_parts(compared: Any, b: str) -> List[str]:
         nc = low["case"].nunique()
         parts.append(f"{nc} case{'s' if nc != 1 else ''} change{'' if nc != 1 else 's'} only a message "
                      f"({len(low)} outcome{'s' if len(low) != 1 else ''})")
-    if fixed_cases:
+    if n_fixes:
         if broken_fixes:
-            parts.append(f"{len(broken_fixes)} of {len(fixed_cases)} documented fixes fail in {b} "
+            parts.append(f"{len(broken_fixes)} of {n_fixes} documented fixes fail in {b} "
                          f"({', '.join(broken_fixes[:5])}{', …' if len(broken_fixes) > 5 else ''})")
         else:
-            parts.append(f"all {len(fixed_cases)} documented fixes still work")
+            parts.append(f"all {n_fixes} documented fixes still work")
     return parts
 
 
