@@ -154,6 +154,19 @@ def test_a_selection_matching_no_test_is_exit_2_and_leaves_the_results_alone(ran
     assert out.read_bytes() == before
 
 
+def test_select_refuses_to_merge_results_of_other_package_versions(ran, tmp_path):
+    out = tmp_path / "tf2.15.json"
+    doc = json.loads(ran["out"].read_text())
+    doc["metadata"]["pip_freeze"] = [*doc["metadata"]["pip_freeze"], "no-such-package==1.0"]
+    out.write_text(json.dumps(doc))
+    before = out.read_bytes()
+    proc = _suite(ran["proj"], out, "--select", "tests/test_basic.py::test_passes")
+    assert proc.returncode == 2
+    assert "holds outcomes run with other package versions (no-such-package 1.0 -> (none))" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert out.read_bytes() == before
+
+
 @pytest.mark.parametrize("pattern, nodeid, selected", [
     ("tests/test_a.py::test_x[1-2]", "tests/test_a.py::test_x[1-2]", True),     # brackets are not a glob
     ("tests/test_a.py", "tests/test_a.py::TestC::test_x", True),

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from tfcanary import corpus as _corpus
 from tfcanary import results as _results
@@ -38,7 +38,7 @@ from tfcanary._engine import metadata
 from tfcanary._engine.progress import Progress
 from tfcanary._engine.supervise import (Interrupted, Supervisor, handle_interrupts, log_tail, order_items,
                                         sweep_stale)
-from tfcanary.errors import UserError
+from tfcanary.errors import UsageError, UserError
 
 MAIN = Path(__file__).resolve().parent / "main.py"
 
@@ -71,25 +71,34 @@ def _check_selection(full: _corpus.Corpus, select: List[str], cases: List[str], 
             f"nothing. Nothing was probed; {out} is left as it was. `python -m tfcanary list` lists the cases.")
 
 
-def _earlier(out: Path, select: List[str]) -> Optional[Dict[str, Any]]:
-    """The results a ``--select`` run merges into, after checking that they were
-    probed with the same packages; ``None`` when there is nothing to merge."""
-    if not select or not out.exists():
+def earlier(out: Path, select: Sequence[str], freeze: List[str], *, verb: str = "probe",
+            done: str = "probed", keep_without_select: bool = False) -> Optional[Dict[str, Any]]:
+    """The results a run merges into, after checking that they were recorded with the same
+    packages (``freeze``); ``None`` when there is nothing to merge.
+
+    With ``select`` an unreadable file or one of other packages is a :class:`UsageError`
+    (``out`` untouched).  Without, the file is replaced, unless ``keep_without_select``
+    (a test suite's run keeps a corpus probed into the same file just before): then it
+    is merged into when it is readable and of the same packages.  ``verb`` and ``done``
+    name the run in the messages."""
+    if not (select or keep_without_select) or not out.exists():
         return None
     try:
         old = _results.read(out)
     except _results.ResultsError as exc:
-        raise UserError(f"{exc}. A --select run merges into the existing results file and cannot "
-                        f"read this one; move it away or probe without --select.") from None
+        if not select:
+            return None
+        raise UsageError(f"{exc}. A --select run merges into the existing results file and cannot "
+                         f"read this one; move it away or {verb} without --select.") from None
     if old.get("status") != "ok":
         return None  # an install or probe failure has no outcomes worth keeping
-    changes = _results.package_changes(old, metadata.pip_freeze())
-    if changes:
-        raise UserError(
-            f"{out} holds outcomes probed with other package versions ({'; '.join(changes)}). "
-            f"A --select run merges only into results of the same versions: probe without "
-            f"--select to replace the file, or write elsewhere with --out. Nothing was probed.")
-    return old
+    changes = _results.package_changes(old, freeze)
+    if changes and select:
+        raise UsageError(
+            f"{out} holds outcomes {done} with other package versions ({'; '.join(changes)}). "
+            f"A --select run merges only into results of the same versions: {verb} without "
+            f"--select to replace the file, or write elsewhere with --out. Nothing was {done}.")
+    return None if changes else old
 
 
 def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]] = None,
@@ -113,7 +122,7 @@ def probe(cases: List[str], label: str, out: Path, env: Optional[Dict[str, Any]]
     full = _corpus.scan(cases)
     if not partial_select:
         _check_selection(full, select, cases, out)
-    old = _earlier(out, select)
+    old = earlier(out, select, metadata.pip_freeze())
     corpus = full.select(select)
     items = plan_items(corpus)
     sweep_stale()

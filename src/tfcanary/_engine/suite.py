@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from tfcanary import results as _results
-from tfcanary._engine.probe import guarded, status_counts
+from tfcanary._engine.probe import earlier, guarded, status_counts
 from tfcanary._engine.progress import Progress
 from tfcanary._engine.suite_worker import COLLECT, VARIANT, describe
 from tfcanary._engine.supervise import Supervisor, handle_interrupts, log_tail, sweep_stale
@@ -65,30 +65,6 @@ MAX_COLLECTION_CRASHES = 5
 
 # ---------------------------------------------------------------- the driver
 
-def _earlier(out: Path, select: Sequence[str], freeze: List[str]) -> Optional[Dict[str, Any]]:
-    """The results this run merges into: with ``select``, those of the same packages (else a
-    UsageError); without, those of the same packages when there are any (a corpus probed
-    just before, in the same run), else nothing (the file is replaced)."""
-    if not out.exists():
-        return None
-    try:
-        old = _results.read(out)
-    except _results.ResultsError as exc:
-        if select:
-            raise UsageError(f"{exc}. A --select run merges into the existing results file and cannot "
-                             f"read this one; move it away or run without --select.") from None
-        return None
-    if old.get("status") != "ok":
-        return None
-    changes = _results.package_changes(old, freeze)
-    if changes and select:
-        raise UsageError(
-            f"{out} holds outcomes run with other package versions ({'; '.join(changes)}). "
-            f"A --select run merges only into results of the same versions: run without --select "
-            f"to replace the file. Nothing was run.")
-    return None if changes else old
-
-
 def _is_test_key(o: Dict[str, Any]) -> bool:
     return o.get("variant") == VARIANT
 
@@ -98,14 +74,15 @@ def run(paths: Sequence[str], label: str, out: Path, pytest_args: Sequence[str] 
         select: Sequence[str] = (), timeout: float = 300.0, startup_timeout: float = 600.0,
         reset: bool = True, rootdir: Optional[str] = None, progress: bool = True,
         partial_select: bool = False) -> Dict[str, Any]:
-    """Run the suite in this interpreter's environment and write ``out`` (merged, see :func:`_earlier`)."""
+    """Run the suite in this interpreter's environment and write ``out``, merged into the results
+    of the same packages already there (:func:`tfcanary._engine.probe.earlier`)."""
     from tfcanary._engine.metadata import pip_freeze
 
     t0 = time.perf_counter()
     rootdir = os.path.realpath(rootdir or os.getcwd())
     out = Path(out)
     select = list(select)
-    old = _earlier(out, select, pip_freeze())
+    old = earlier(out, select, pip_freeze(), verb="run", done="run", keep_without_select=True)
     sweep_stale()
     ignore: List[str] = []
     crashed: List[Dict[str, Any]] = []
